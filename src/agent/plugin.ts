@@ -1,0 +1,162 @@
+// A loaded plugin: its descriptor, its module's catalog, and its binding to a broker queue
+// (reference/gofer.md §4.4, §4.18, §2.7). Plugin.find(name) gives plugin code its descriptor.
+import type { Connection, QueueSpec, Subscription } from '../messaging/adapter.js'
+import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
+import { ConnectionClosed, NotFound } from '../errors.js'
+import { logger, type Logger } from '../log.js'
+import { collate, type Catalog } from '../rmi/catalog.js'
+import { Dispatcher } from '../rmi/dispatcher.js'
+import { builtinCatalog, BUILTIN_CLASS, builtinExecutor } from './builtin.js'
+import type { Descriptor } from './descriptor.js'
+import { splitModelQueue } from './descriptor.js'
+import { Executor } from './executor.js'
+import { importPlugin, locatePlugin } from './loader.js'
+import { RequestHandler } from './request-handler.js'
+import { container } from './container.js'
+import type { Sections } from './config-file.js'
+
+/** How long stop() waits for calls in flight to be answered. */
+const DRAIN_MS = 30_000
+
+export class Plugin {
+  /** The loaded plugin named `name` (or loaded from descriptor path `name`), or null. */
+  static find(name: string): Plugin | null {
+    return container.find(name)
+  }
+
+  /** Every loaded plugin, in load order. */
+  static all(): Plugin[] {
+    return container.all()
+  }
+
+  readonly log: Logger
+  catalog: Catalog = new Map()
+  modulePath: string | null = null
+  private lease: ConnectionLease | null = null
+  private subscription: Subscription | null = null
+  private handler: RequestHandler | null = null
+  private stopping = false
+  private attachDone: Promise<void> | null = null
+
+  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[] }) {
+    this.log = logger(descriptor.name)
+  }
+
+  get name(): string {
+    return this.descriptor.name
+  }
+
+  get path(): string {
+    return this.descriptor.path
+  }
+
+  /** The descriptor's sections: `plugin.cfg.main.threads`, custom sections included. */
+  get cfg(): Sections {
+    return this.descriptor.cfg
+  }
+
+  /** The broker URL in use (the daemon may override the descriptor's). */
+  get url(): string | null {
+    return this.options.url ?? this.descriptor.url
+  }
+
+  /** Import the module and collate its remote namespaces. Throws PluginError. */
+  async load(fresh = false): Promise<void> {
+    this.modulePath = locatePlugin(this.name, this.descriptor.plugin, this.descriptor.path, this.options.pluginPath)
+    const exports = await importPlugin(this.modulePath, fresh)
+    this.catalog = collate(this.name, exports)
+    this.log.info({ module: this.modulePath, namespaces: [...this.catalog.keys()] }, 'plugin loaded')
+  }
+
+  /** Connect and start consuming `[model] queue` (if the plugin has a URL and a queue). */
+  start(): void {
+    const url = this.url
+    if (!url || !this.descriptor.queue) {
+      this.log.info('no [messaging] url or [model] queue: not attached to a broker')
+      return
+    }
+    const d = this.descriptor
+    this.lease = acquireConnection(url, {
+      heartbeat: d.messaging.heartbeat,
+      tls: {
+        cacert: d.messaging.cacert ?? undefined,
+        clientcert: d.messaging.clientcert ?? undefined,
+        clientkey: d.messaging.clientkey ?? undefined,
+        hostValidation: d.messaging.hostValidation,
+      },
+    })
+    const connection = this.lease.connection
+    this.handler = new RequestHandler({
+      connection,
+      log: this.log,
+      module: this.name,
+      dispatcher: new Dispatcher([{ module: this.name, catalog: this.catalog }]),
+      executor: new Executor(d.threads),
+      builtin: { classname: BUILTIN_CLASS, dispatcher: new Dispatcher([{ module: 'gofer.agent.builtin', catalog: builtinCatalog }]), executor: builtinExecutor },
+      latency: d.latency,
+    })
+    this.attachDone = this.attach(connection)
+  }
+
+  /** Resolves once the plugin consumes its queue (tests and the demo wait on it). */
+  async attached(): Promise<void> {
+    await this.attachDone
+  }
+
+  private queueSpec(): QueueSpec {
+    const { exchange, queue } = splitModelQueue(this.descriptor.queue!)
+    const expiration = this.descriptor.expiration
+    return {
+      name: queue,
+      durable: true,
+      autoDelete: expiration > 0,
+      expires: expiration > 0 ? expiration * 1000 : undefined,
+      exchange: exchange ?? undefined,
+    }
+  }
+
+  /** Declare (managed >= 1) and consume, retrying until it works or the plugin stops. */
+  private async attach(connection: Connection): Promise<void> {
+    const spec = this.queueSpec()
+    let delay = 500
+    while (!this.stopping) {
+      try {
+        if (this.descriptor.managed >= 1) await connection.declareQueue(spec)
+        this.subscription = await connection.consume(spec.name, this.handler!.onDelivery, {
+          prefetch: Math.max(100, this.descriptor.threads * 2),
+        })
+        if (this.stopping) await this.subscription.cancel()
+        else this.log.info({ queue: spec.name, url: connection.url.host }, 'consuming')
+        return
+      } catch (error) {
+        if (error instanceof ConnectionClosed || this.stopping) return
+        const why = error instanceof NotFound ? 'queue not found (managed=0?)' : (error as Error).message
+        this.log.warn({ queue: spec.name, retryIn: delay }, `attach failed: ${why}`)
+        await new Promise(resolve => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, 10_000)
+      }
+    }
+  }
+
+  /**
+   * Stop consuming, let calls in flight finish and send their replies, then release the
+   * connection. With `teardown` and managed=2 the queue is deleted (unload).
+   */
+  async stop(teardown = false): Promise<void> {
+    this.stopping = true
+    await this.subscription?.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
+    this.subscription = null
+    if (this.handler && this.handler.pending > 0) {
+      this.log.info({ pending: this.handler.pending }, 'waiting for calls in flight')
+      const done = await this.handler.drain(DRAIN_MS)
+      if (!done) this.log.warn({ pending: this.handler.pending }, 'calls still running after the drain deadline')
+    }
+    if (teardown && this.descriptor.managed === 2 && this.lease && this.descriptor.queue) {
+      await this.lease.connection.deleteQueue(this.queueSpec().name).catch(error => this.log.warn({ err: error }, 'queue delete failed'))
+    }
+    await this.lease?.release()
+    this.lease = null
+  }
+}
+
+export { BUILTIN_CLASS }

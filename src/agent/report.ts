@@ -1,0 +1,31 @@
+// The plugin report shown by `Admin.help` and `gofer mgt -s` (reference/gofer.md §5.3): plugins,
+// their classes with methods and their functions, each with its signature, then actions.
+// Signatures are JavaScript's, so methods show no `self`.
+import { signature } from '../rmi/signature.js'
+import type { Plugin } from './plugin.js'
+
+export function report(plugins: Plugin[]): string {
+  const lines: string[] = ['Plugins:']
+  for (const plugin of plugins) {
+    if (!plugin.descriptor.enabled) continue
+    lines.push('', `  <plugin> ${plugin.name}`)
+    const namespaces = [...plugin.catalog.values()]
+    const classes = namespaces.filter(n => n.kind === 'class').sort((a, b) => a.name.localeCompare(b.name))
+    const modules = namespaces.filter(n => n.kind === 'module')
+    lines.push('    Classes:')
+    for (const ns of classes) {
+      lines.push(`      <class> ${ns.name}`, '        Methods:')
+      for (const m of [...ns.members.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+        lines.push(`          ${signature(m.name, m.params)}`)
+      }
+    }
+    lines.push('    Functions:')
+    for (const ns of modules) {
+      for (const m of [...ns.members.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+        lines.push(`      ${signature(m.name, m.params)}`)
+      }
+    }
+  }
+  lines.push('', 'Actions:')
+  return lines.join('\n')
+}

@@ -1,0 +1,12 @@
+// `gofer`: the command-line client (rmi now; mgt talks to goferd's management port).
+import { Command } from 'commander'
+import { rmiCommand } from './rmi.js'
+
+const program = new Command('gofer')
+  .description('gofer command-line client')
+  .addCommand(rmiCommand())
+  .showHelpAfterError('(see gofer <command> --help)')
+
+await program.parseAsync(process.argv)
+// Connections are closed by then; exit without waiting for stray timers.
+process.exit(0)

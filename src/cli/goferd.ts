@@ -1,0 +1,42 @@
+// `goferd`: the agent daemon, always in the foreground (systemd runs it as Type=simple).
+// SIGTERM/SIGINT: stop consuming, finish calls in flight, send their replies, exit 0.
+import { Command } from 'commander'
+import { Daemon } from '../agent/daemon.js'
+import { logger } from '../log.js'
+
+const log = logger('gofer.agent')
+
+const program = new Command('goferd')
+  .description('gofer agent daemon: loads plugins and serves their remote methods over AMQP')
+  .option('-c, --config <dir>', 'configuration directory holding agent.conf and plugins/', process.env.GOFER_ETC ?? '/etc/gofer')
+  .option('-f, --foreground', 'run in the foreground (always; accepted for compatibility with gofer)')
+  .option('-u, --url <url>', 'use this broker URL for every plugin instead of its [messaging] url')
+  .option('-P, --plugin-path <dirs>', 'colon-separated directories searched for plugin modules (before the defaults)')
+  .parse(process.argv)
+
+const options = program.opts<{ config: string; url?: string; pluginPath?: string }>()
+if (options.pluginPath) process.env.GOFER_PLUGIN_PATH = [options.pluginPath, process.env.GOFER_PLUGIN_PATH].filter(Boolean).join(':')
+
+process.on('unhandledRejection', error => log.error({ err: error }, 'unhandled rejection (bug); goferd keeps running'))
+
+const daemon = new Daemon({ etc: options.config, url: options.url })
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn(`${signal} again: exiting now`)
+    process.exit(1)
+  }
+  stopping = true
+  log.info(`${signal}: stopping`)
+  try {
+    await daemon.stop()
+    process.exit(0)
+  } catch (error) {
+    log.error({ err: error }, 'stop failed')
+    process.exit(1)
+  }
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))
+
+await daemon.start()

@@ -1,0 +1,62 @@
+// The call context plugin code sees through Context.current(): the request's serial number,
+// a progress reporter and the cancellation flag. Carried by AsyncLocalStorage, so it follows
+// the call across awaits without being passed around.
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+/** Sends one progress reply; provided by the dispatcher for each request. */
+export type ProgressSink = (total: number, completed: number, details: unknown) => Promise<void>
+
+export class Progress {
+  /** Units of work in all. @default 0 */
+  total = 0
+  /** Units done so far. @default 0 */
+  completed = 0
+  /** Anything JSON: shown by `gofer rmi -p`, handed to the caller's progress callback. @default {} */
+  details: unknown = {}
+  readonly #sink: ProgressSink | null
+  constructor(sink: ProgressSink | null) {
+    this.#sink = sink
+  }
+  /**
+   * Send the current total/completed/details to the caller (if it asked for replies).
+   * Never throws: a failed send is logged by the sink; awaiting it is optional.
+   */
+  report(): Promise<void> {
+    if (!this.#sink) return Promise.resolve()
+    return this.#sink(this.total, this.completed, this.details).catch(() => undefined)
+  }
+}
+
+export class Context {
+  /** Serial number of the request being served (null outside a call). */
+  readonly sn: string | null
+  /** The caller's user data, round-tripped in every reply. */
+  readonly data: unknown
+  readonly progress: Progress
+  #cancelled = false
+  constructor(sn: string | null, data: unknown, sink: ProgressSink | null) {
+    this.sn = sn
+    this.data = data
+    this.progress = new Progress(sink)
+  }
+  /** True once the request has been cancelled; long-running code should poll it and stop. */
+  cancelled(): boolean {
+    return this.#cancelled
+  }
+  /** @internal Marks the call cancelled (Admin.cancel). */
+  cancel(): void {
+    this.#cancelled = true
+  }
+
+  /** The context of the call running now; outside a call, a detached context that reports nothing. */
+  static current(): Context {
+    return storage.getStore() ?? new Context(null, null, null)
+  }
+
+  /** @internal Run `fn` with `context` as Context.current(). */
+  static run<T>(context: Context, fn: () => T): T {
+    return storage.run(context, fn)
+  }
+}
+
+const storage = new AsyncLocalStorage<Context>()

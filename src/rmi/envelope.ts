@@ -1,0 +1,153 @@
+// gofer's message document (reference/gofer.md §1): building requests and replies, and reading
+// any body tolerantly (missing fields are null, unknown fields ignored, a {message, signature}
+// wrapper unwrapped). Validation of what was read lives in validate.ts.
+import { dumps } from './json.js'
+
+export const VERSION = '2.0'
+
+/** The `request` field: what to call. */
+export interface RequestBody {
+  classname: string
+  method: string
+  args: unknown[]
+  kws: Record<string, unknown>
+  cntr: [unknown[], Record<string, unknown>] | null
+}
+
+/** A request document as we send it. */
+export interface RequestDocument {
+  sn: string
+  version: string
+  routing: [null, string]
+  replyto: string | null
+  data: unknown
+  request: RequestBody & { kwargs?: Record<string, unknown> }
+}
+
+export type Status = 'accepted' | 'rejected' | 'started' | 'progress'
+
+/** What `result` holds in a final reply. */
+export type ResultBody =
+  | { retval: unknown }
+  | { exval: string; xmodule: string; xclass: string; xstate: Record<string, unknown>; xargs: unknown[] | null }
+
+/** Any document as read from the wire: every field may be missing or of the wrong type. */
+export type Document = Record<string, unknown>
+
+/** UTC time as gofer writes it: YYYY-MM-DDTHH:MM:SSZ, no fractions. */
+export function timestamp(date = new Date()): string {
+  return date.toISOString().slice(0, 19) + 'Z'
+}
+
+/**
+ * Encode a request. Keyword arguments travel in `kws` (what every gofer caller sends) and, when
+ * there are any, also in `kwargs`, because Python goferd 2.12/3.0 reads only `kwargs`
+ * (reference/gofer.md §1.3); receivers ignore unknown keys, so the copy is harmless.
+ */
+export function encodeRequest(input: {
+  sn: string
+  address: string
+  replyto: string | null
+  data?: unknown
+  classname: string
+  method: string
+  args?: unknown[]
+  kws?: Record<string, unknown>
+  cntr?: [unknown[], Record<string, unknown>] | null
+}): string {
+  const kws = input.kws ?? {}
+  const request: RequestDocument['request'] = {
+    args: input.args ?? [],
+    classname: input.classname,
+    cntr: input.cntr ?? null,
+    kws,
+    method: input.method,
+  }
+  if (Object.keys(kws).length > 0) request.kwargs = kws
+  const doc: RequestDocument = {
+    data: input.data ?? null,
+    replyto: input.replyto,
+    request,
+    routing: [null, input.address],
+    sn: input.sn,
+    version: VERSION,
+  }
+  return dumps(doc)
+}
+
+/** Fields every reply carries. */
+export interface ReplyHead {
+  sn: unknown
+  data: unknown
+  replyto: string
+}
+
+function base(head: ReplyHead): Document {
+  return { data: head.data ?? null, routing: [null, head.replyto], sn: head.sn, version: VERSION }
+}
+
+/** accepted / started: sn, data, status, timestamp. */
+export function encodeStatus(head: ReplyHead, status: 'accepted' | 'started', now = new Date()): string {
+  return dumps({ ...base(head), status, timestamp: timestamp(now) })
+}
+
+/** rejected: why the document was refused (code, description, details). */
+export function encodeRejected(head: ReplyHead, code: string, description: string, details: string, now = new Date()): string {
+  return dumps({ ...base(head), code, description, details, status: 'rejected', timestamp: timestamp(now) })
+}
+
+/** progress: total, completed, details; gofer sends no timestamp on progress. */
+export function encodeProgress(head: ReplyHead, total: number, completed: number, details: unknown): string {
+  return dumps({ ...base(head), completed, details, status: 'progress', total })
+}
+
+/** The final reply: result {retval} or result {exval, xmodule, xclass, xstate, xargs}. */
+export function encodeResult(head: ReplyHead, result: ResultBody, now = new Date()): string {
+  return dumps({ ...base(head), result, timestamp: timestamp(now) })
+}
+
+/** What decode() found. `document` is null when the body was not a JSON object. */
+export interface Decoded {
+  document: Document | null
+  /** The exact text the signature covers (the wrapped message, or the body itself). */
+  original: string
+  signature: string | null
+  /** Why the body could not be read, when document is null. */
+  problem: string | null
+}
+
+/**
+ * Read a body: UTF-8 JSON object, possibly wrapped as {message: <json text>, signature: <base64>}.
+ * Never throws.
+ */
+export function decode(body: Buffer | string): Decoded {
+  const text = typeof body === 'string' ? body : body.toString('utf8')
+  const outer = parseObject(text)
+  if (!outer.value) return { document: null, original: text, signature: null, problem: outer.problem }
+  const message = outer.value.message
+  if (typeof message === 'string' && message.length > 0) {
+    const inner = parseObject(message)
+    const signature = typeof outer.value.signature === 'string' ? Buffer.from(outer.value.signature, 'base64').toString('utf8') : null
+    if (!inner.value) return { document: null, original: message, signature, problem: `signed message: ${inner.problem}` }
+    return { document: inner.value, original: message, signature, problem: null }
+  }
+  return { document: outer.value, original: text, signature: null, problem: null }
+}
+
+function parseObject(text: string): { value: Document | null; problem: string | null } {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return { value: null, problem: `body is not JSON (${(error as Error).message})` }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { value: null, problem: `body is JSON ${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}, not an object` }
+  }
+  return { value: value as Document, problem: null }
+}
+
+/** A field of a tolerant document: missing reads as null. */
+export function field(doc: Document, name: string): unknown {
+  return Object.prototype.hasOwnProperty.call(doc, name) ? doc[name] : null
+}

@@ -1,0 +1,165 @@
+// One reply queue per caller process and broker URL (not per call, as Python gofer does): every
+// synchronous call's replies come back here and are routed to the waiting call by `sn`.
+// The queue is named, non-exclusive and expires a while after it is unused, so it survives a
+// dropped connection (the adapter re-declares and resubscribes it) and cannot leak for long
+// when a caller dies.
+import { randomUUID } from 'node:crypto'
+import { ConnectionClosed, Rejected, RequestTimeout } from '../errors.js'
+import { logger } from '../log.js'
+import type { Subscription } from '../messaging/adapter.js'
+import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
+import { parseUrl } from '../messaging/url.js'
+import { decode } from './envelope.js'
+import { readReply } from './replies.js'
+
+const log = logger('gofer.rmi')
+
+/** Unused reply queues disappear after this long (x-expires). */
+const REPLY_QUEUE_EXPIRES_MS = 5 * 60_000
+
+export interface ProgressReport {
+  sn: string
+  data: unknown
+  total: number
+  completed: number
+  details: unknown
+}
+
+interface Waiting {
+  resolve(value: unknown): void
+  reject(error: Error): void
+  progress: ((report: ProgressReport) => void) | null
+  timer: NodeJS.Timeout
+}
+
+export class ReplyQueue {
+  private static readonly byUrl = new Map<string, ReplyQueue>()
+
+  /** The shared reply queue for `url`; release() it when done. */
+  static acquire(url: string): ReplyQueue {
+    const key = parseUrl(url).key
+    let queue = ReplyQueue.byUrl.get(key)
+    if (!queue) {
+      queue = new ReplyQueue(url, key)
+      ReplyQueue.byUrl.set(key, queue)
+    }
+    queue.refs++
+    return queue
+  }
+
+  readonly name = `gofer.reply.${randomUUID()}`
+  private refs = 0
+  private readonly lease: ConnectionLease
+  private readonly waiting = new Map<string, Waiting>()
+  private readonly exchanges = new Map<string, Promise<void>>()
+  private subscribed: Promise<Subscription> | null = null
+  private closed = false
+
+  private constructor(url: string, private readonly key: string) {
+    this.lease = acquireConnection(url, { retry: false })
+  }
+
+  /** Declare and consume the queue (once). */
+  ready(): Promise<unknown> {
+    if (!this.subscribed) {
+      const connection = this.lease.connection
+      this.subscribed = connection
+        .declareQueue({ name: this.name, durable: false, autoDelete: false, expires: REPLY_QUEUE_EXPIRES_MS })
+        .then(() => connection.consume(this.name, delivery => {
+          delivery.ack()
+          this.route(delivery.body)
+        }, { prefetch: 1000 }))
+      this.subscribed.catch(() => {
+        this.subscribed = null
+      })
+    }
+    return this.subscribed
+  }
+
+  /** The reply address for callers using `exchange` (bound once per exchange). */
+  async address(exchange: string | undefined): Promise<string> {
+    await this.ready()
+    if (!exchange) return this.name
+    let bound = this.exchanges.get(exchange)
+    if (!bound) {
+      bound = this.lease.connection.declareQueue({
+        name: this.name, durable: false, autoDelete: false, expires: REPLY_QUEUE_EXPIRES_MS, exchange,
+      })
+      this.exchanges.set(exchange, bound)
+      bound.catch(() => this.exchanges.delete(exchange))
+    }
+    await bound
+    return `${exchange}/${this.name}`
+  }
+
+  /** Wait for the final reply to `sn`, at most `waitSeconds`. */
+  expect(sn: string, waitSeconds: number, progress: ((report: ProgressReport) => void) | null): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ConnectionClosed('reply queue closed'))
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(sn)
+        reject(new RequestTimeout(sn, waitSeconds))
+      }, waitSeconds * 1000)
+      this.waiting.set(sn, { resolve, reject, progress, timer })
+    })
+  }
+
+  /** End the wait for `sn` with an error (e.g. the request could not be sent). */
+  fail(sn: string, error: Error): void {
+    const waiting = this.waiting.get(sn)
+    if (!waiting) return
+    this.waiting.delete(sn)
+    clearTimeout(waiting.timer)
+    waiting.reject(error)
+  }
+
+  private route(body: Buffer): void {
+    const decoded = decode(body)
+    if (!decoded.document) {
+      log.warn({ problem: decoded.problem }, 'unreadable reply dropped')
+      return
+    }
+    const reply = readReply(decoded.document)
+    if (typeof reply === 'string') {
+      log.warn({ problem: reply }, 'invalid reply dropped')
+      return
+    }
+    const waiting = this.waiting.get(reply.sn)
+    if (!waiting) return // a reply to a call that already timed out, or to someone else
+    switch (reply.kind) {
+      case 'accepted':
+      case 'started':
+        return
+      case 'progress':
+        try {
+          waiting.progress?.({ sn: reply.sn, data: reply.data, total: reply.total, completed: reply.completed, details: reply.details })
+        } catch (error) {
+          log.warn({ err: error, sn: reply.sn }, 'progress callback failed')
+        }
+        return
+    }
+    this.waiting.delete(reply.sn)
+    clearTimeout(waiting.timer)
+    if (reply.kind === 'succeeded') waiting.resolve(reply.retval)
+    else if (reply.kind === 'failed') waiting.reject(reply.error)
+    else waiting.reject(new Rejected(reply.code, reply.description, reply.details, reply.sn))
+  }
+
+  /** Drop one reference; the last one deletes the queue and fails calls still waiting. */
+  async release(): Promise<void> {
+    if (--this.refs > 0) return
+    this.closed = true
+    ReplyQueue.byUrl.delete(this.key)
+    for (const [sn, waiting] of this.waiting) {
+      clearTimeout(waiting.timer)
+      waiting.reject(new ConnectionClosed(`caller closed while waiting for ${sn}`))
+    }
+    this.waiting.clear()
+    const subscription = await this.subscribed?.catch(() => null)
+    if (subscription) {
+      await subscription.cancel().catch(() => undefined)
+      await this.lease.connection.deleteQueue(this.name).catch(() => undefined)
+    }
+    await this.lease.release()
+  }
+}
