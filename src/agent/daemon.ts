@@ -4,7 +4,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { extname, join, resolve } from 'node:path'
 import { logger, setLogLevel } from '../log.js'
-import { closeAllConnections } from '../messaging/registry.js'
 import { readSections, type Sections } from './config-file.js'
 import { container } from './container.js'
 import { readDescriptor } from './descriptor.js'
@@ -91,12 +90,11 @@ export class Daemon {
     return loaded
   }
 
-  /** Stop every plugin (calls in flight are answered first) and close connections. */
+  /** Stop every plugin: calls in flight are answered first, then each releases its connection. */
   async stop(): Promise<void> {
     const plugins = container.all()
     await Promise.allSettled(plugins.map(p => p.stop(false)))
     for (const p of plugins) container.remove(p)
-    await closeAllConnections()
     log.info('goferd stopped')
   }
 }

@@ -115,8 +115,10 @@ class MemoryQueue {
     consumer.inflight.clear()
     consumer.unacked = 0
     this.messages.unshift(...back)
-    if (this.consumers.length === 0 && this.spec.autoDelete) this.broker.queues.delete(this.spec.name)
-    else this.schedule()
+    // Only if still the live queue: a deleted and re-declared namesake must not be removed.
+    if (this.consumers.length === 0 && this.spec.autoDelete) {
+      if (this.broker.queues.get(this.spec.name) === this) this.broker.queues.delete(this.spec.name)
+    } else this.schedule()
   }
 }
 

@@ -46,6 +46,11 @@ export function parseUrl(input: string): BrokerUrl {
     scheme = schemePart.slice(plus + 1)
     if (!adapter) throw new InvalidUrl(input, 'empty adapter name before "+"')
   }
+  // `memory://name` is shorthand for the in-process broker (memory+amqp://name).
+  if (scheme === 'memory' && adapter === null) {
+    adapter = 'memory'
+    scheme = 'amqp'
+  }
   if (!SCHEMES.includes(scheme as Scheme)) {
     throw new InvalidUrl(input, `scheme "${scheme}" must be one of ${SCHEMES.join(', ')}`)
   }

@@ -10,6 +10,8 @@ export class ArgumentError extends TypeError {
     super(message)
     this.name = 'TypeError'
   }
+  /** Reported as Python's builtins.TypeError, which a Python caller re-raises natively. */
+  readonly xmodule = 'builtins'
 }
 
 function plural(n: number, word: string): string {

@@ -7,7 +7,10 @@ import type { ResultBody } from './envelope.js'
 
 export const DISPATCHER_MODULE = 'gofer.rmi.dispatcher'
 
-/** Raised by the agent itself: gofer's dispatch errors keep gofer's module and names. */
+/**
+ * Raised by the agent itself: gofer's dispatch errors keep gofer's module and names. Any error
+ * with an `xmodule` field is reported under that module (argument errors say `builtins`).
+ */
 export class DispatchError extends Error {
   readonly xmodule = DISPATCHER_MODULE
 }
@@ -40,7 +43,8 @@ const PYTHON_BUILTINS: Record<string, string> = {
   AggregateError: 'Exception',
 }
 
-const OWN_SKIP = new Set(['stack', 'message', 'name', 'cause'])
+// Fields every error has, or that say where it belongs: not part of its state.
+const OWN_SKIP = new Set(['stack', 'message', 'name', 'cause', 'xmodule'])
 
 /** The exception result for `thrown`; `module` is the plugin's name (gofer uses the Python module). */
 export function failureOf(thrown: unknown, module: string): Extract<ResultBody, { exval: string }> {
@@ -49,7 +53,8 @@ export function failureOf(thrown: unknown, module: string): Extract<ResultBody, 
   const name = typeof error.name === 'string' && error.name !== 'Error' ? error.name : ctorName
   let xmodule = module
   let xclass = name
-  if (error instanceof DispatchError) xmodule = error.xmodule
+  const own = (error as { xmodule?: unknown }).xmodule
+  if (typeof own === 'string') xmodule = own
   else if (Object.prototype.hasOwnProperty.call(PYTHON_BUILTINS, name) && isBuiltinError(error)) {
     xmodule = 'builtins'
     xclass = PYTHON_BUILTINS[name]!

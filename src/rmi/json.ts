@@ -11,6 +11,8 @@ export class NotSerializable extends TypeError {
     super(`Object of type ${what} is not JSON serializable`)
     this.name = 'TypeError'
   }
+  /** Reported as Python's builtins.TypeError, which a Python caller re-raises natively. */
+  readonly xmodule = 'builtins'
 }
 
 const NEEDS_ASCII_ESCAPE = /[\u007f-\uffff]/

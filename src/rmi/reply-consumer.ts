@@ -29,15 +29,22 @@ export class ReplyConsumer {
   private subscription: Subscription | null = null
   private readonly finished = new Set<string>()
 
-  constructor(readonly url: string, readonly queue: string) {}
+  /**
+   * @param options.temporary declare a missing queue non-durable and auto-deleted when this
+   * consumer stops (default: durable, so replies wait for a restarted consumer).
+   */
+  constructor(readonly url: string, readonly queue: string, private readonly options: { temporary?: boolean } = {}) {}
 
-  /** Start consuming (declaring the queue, durable, if it does not exist yet). */
+  /** Start consuming (declaring the queue if it does not exist yet). */
   async start(listener: ReplyListener | ((reply: Reply) => unknown)): Promise<void> {
     if (this.subscription) throw new Error('ReplyConsumer already started')
     this.lease = acquireConnection(this.url)
     const connection = this.lease.connection
     try {
-      if (!(await connection.queueExists(this.queue))) await connection.declareQueue({ name: this.queue, durable: true })
+      if (!(await connection.queueExists(this.queue))) {
+        const temporary = this.options.temporary === true
+        await connection.declareQueue({ name: this.queue, durable: !temporary, autoDelete: temporary })
+      }
       this.subscription = await connection.consume(this.queue, delivery => {
         try {
           this.deliver(delivery.body, listener)
