@@ -1,6 +1,7 @@
 // `goferd`: the agent daemon, always in the foreground (systemd runs it as Type=simple).
 // SIGTERM/SIGINT: stop consuming, finish calls in flight, send their replies, exit 0.
 import { Command } from 'commander'
+import { existsSync, statSync } from 'node:fs'
 import { Daemon } from '../agent/daemon.js'
 import { logger } from '../log.js'
 
@@ -19,7 +20,18 @@ if (options.pluginPath) process.env.GOFER_PLUGIN_PATH = [options.pluginPath, pro
 
 process.on('unhandledRejection', error => log.error({ err: error }, 'unhandled rejection (bug); goferd keeps running'))
 
-const daemon = new Daemon({ etc: options.config, url: options.url })
+if (!existsSync(options.config) || !statSync(options.config).isDirectory()) {
+  process.stderr.write(`goferd: configuration directory "${options.config}" not found (use -c <dir>)\n`)
+  process.exit(1)
+}
+
+let daemon: Daemon
+try {
+  daemon = new Daemon({ etc: options.config, url: options.url })
+} catch (error) {
+  process.stderr.write(`goferd: ${(error as Error).message}\n`)
+  process.exit(1)
+}
 let stopping = false
 async function shutdown(signal: string): Promise<void> {
   if (stopping) {
@@ -40,3 +52,5 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))
 
 await daemon.start()
+// A daemon stays up even with no plugin attached (descriptors may be loaded later).
+setInterval(() => undefined, 1 << 30)

@@ -166,7 +166,9 @@ export function rmiSuite(label: string, url: string): void {
         agents.push(nobody)
         await assert.rejects(nobody.stub('Dog').bark('x'), NotFound)
         assert.ok(Date.now() - started < 5000, 'NotFound must not wait for the timeout')
-        await assert.rejects(new Agent(url, `test.nobody.${randomUUID()}`, { wait: 0 }).stub('Dog').bark('x'), NotFound)
+        const async = new Agent(url, `test.nobody.${randomUUID()}`, { wait: 0 })
+        agents.push(async)
+        await assert.rejects(async.stub('Dog').bark('x'), NotFound)
       })
     })
 
@@ -282,7 +284,9 @@ export function rmiSuite(label: string, url: string): void {
         const queue = `test.ttl.${randomUUID()}`
         await lease.connection.declareQueue({ name: queue, durable: true, autoDelete: false })
         try {
-          await new Agent(url, queue, { wait: 0, ttl: 0.1 }).call({ classname: 'Dog', method: 'bark', args: ['late'] })
+          const expiring = new Agent(url, queue, { wait: 0, ttl: 0.1 })
+          agents.push(expiring)
+          await expiring.call({ classname: 'Dog', method: 'bark', args: ['late'] })
           await new Promise(r => setTimeout(r, 400))
           const got: Buffer[] = []
           const sub = await lease.connection.consume(queue, d => {
