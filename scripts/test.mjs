@@ -17,6 +17,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Tests feed goferd hostile input on purpose; its warnings would bury the report. Set
+// GOFER_LOG_LEVEL=info (or debug) to see them.
+process.env.GOFER_LOG_LEVEL ??= 'error';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_SUITES = ['unit', 'integration', 'e2e'];
 const TEST_FILE = /\.test\.[cm]?js$/;
