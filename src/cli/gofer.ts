@@ -7,6 +7,11 @@ const program = new Command('gofer')
   .addCommand(rmiCommand())
   .showHelpAfterError('(see gofer <command> --help)')
 
+// No command: usage, exit 0 (as gofer does); an unknown command is an error (exit 1).
+if (process.argv.length <= 2) {
+  program.outputHelp()
+  process.exit(0)
+}
 await program.parseAsync(process.argv)
 // Connections are closed by then; exit without waiting for stray timers.
 process.exit(0)
