@@ -5,11 +5,35 @@
 // asynchronous replies to `reply` (resolves with the sn), manual `trigger` (resolves with a
 // function carrying `sn` that sends the request once when called).
 import { randomUUID } from 'node:crypto'
-import { ConnectionClosed, InvalidArgument } from '../errors.js'
+import { ConnectionClosed, ConnectionError, InvalidArgument } from '../errors.js'
+import type { Connection } from '../messaging/adapter.js'
 import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
 import { seconds } from './duration.js'
 import { encodeRequest } from './envelope.js'
 import { ReplyQueue, type ProgressReport } from './reply-queue.js'
+
+/** How long an asynchronous call keeps retrying a send across a lost connection. */
+const ASYNC_SEND_DEADLINE_MS = 10_000
+
+/**
+ * Send, and send again when the connection was lost before the broker confirmed (the adapter
+ * waits for the reconnection). At least once: if the broker had the first copy, the agent may
+ * run the call twice; the caller keeps the first final reply for the sn and ignores the other.
+ */
+async function sendSurvivingReconnects(connection: Connection, send: () => Promise<void>, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      return await send()
+    } catch (error) {
+      if (!(error instanceof ConnectionError) || Date.now() >= deadline) throw error
+      // A broker that never answered (the first connect failed) is not a lost connection.
+      await connection.ready().catch(() => {
+        throw error
+      })
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+}
 
 export interface AgentOptions {
   /** How long a synchronous call waits for its result: seconds or "30s", "5m", "1h", "1d"; 0 = fire-and-forget. @default 90 */
@@ -120,7 +144,7 @@ export class Agent {
       classname: input.classname, method: input.method, args: input.args ?? [], kws: input.kws ?? {}, cntr: input.cntr ?? null,
     }), 'utf8')
     if (options.reply || wait === 0) {
-      await connection.send(this.address, request(options.reply ?? null), sendOptions)
+      await sendSurvivingReconnects(connection, () => connection.send(this.address, request(options.reply ?? null), sendOptions), Date.now() + ASYNC_SEND_DEADLINE_MS)
       return sn
     }
     this.replies ??= ReplyQueue.acquire(this.url)
@@ -129,7 +153,9 @@ export class Agent {
     const result = replies.expect(sn, wait, options.progress ?? null)
     this.mine.add(sn)
     // Not awaited before waiting: the confirm and the reply race, and a failed send ends the wait.
-    connection.send(this.address, request(replyto), sendOptions).catch(error => replies.fail(sn, error))
+    const body = request(replyto)
+    sendSurvivingReconnects(connection, () => connection.send(this.address, body, sendOptions), Date.now() + wait * 1000)
+      .catch(error => replies.fail(sn, error))
     try {
       return await result
     } finally {

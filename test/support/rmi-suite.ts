@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { NotFound, Rejected, RemoteError, RequestTimeout } from '../../src/errors.js'
+import { ConnectionClosed, NotFound, Rejected, RemoteError, RequestTimeout } from '../../src/errors.js'
 import type { Connection } from '../../src/messaging/adapter.js'
 import { acquireConnection, type ConnectionLease } from '../../src/messaging/registry.js'
 import { Agent } from '../../src/rmi/agent.js'
@@ -116,6 +116,19 @@ export function rmiSuite(label: string, url: string): void {
       it('carry large arguments and results', async () => {
         const big = 'x'.repeat(2 * 1024 * 1024)
         assert.equal(await agent.stub('Dog').echo(big), big)
+      })
+
+      it('reply through an exchange when the exchange option is set', async () => {
+        assert.equal(await make({ wait: 10, exchange: 'amq.direct' }).stub('Dog').bark('via exchange'), 'Ruf via exchange')
+      })
+
+      it('closing the Agent ends a waiting call with ConnectionClosed, not a hang', async () => {
+        const a = new Agent(url, agentd.queue, { wait: 30 })
+        const pending = a.stub('Dog').sleep(1)
+        await new Promise(r => setTimeout(r, 100))
+        await a.close()
+        await assert.rejects(pending, (e: unknown) => e instanceof ConnectionClosed)
+        await assert.rejects(a.stub('Dog').bark('x'), ConnectionClosed)
       })
 
       it('run concurrently and each get its own result', async () => {

@@ -204,6 +204,8 @@ export class Link extends EventEmitter {
   }
 
   private failure(): ConnectionError {
+    // A dial error already says "cannot connect to <url>: ..."; do not say it twice.
+    if (this.lastError instanceof ConnectionError) return this.lastError
     const why = this.lastError ? `: ${this.lastError.message}` : ''
     return new ConnectionError(`cannot connect to ${this.where}${why}`, { cause: this.lastError ?? undefined })
   }
