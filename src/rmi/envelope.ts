@@ -1,7 +1,7 @@
 // gofer's message document (reference/gofer.md §1): building requests and replies, and reading
 // any body tolerantly (missing fields are null, unknown fields ignored, a {message, signature}
 // wrapper unwrapped). Validation of what was read lives in validate.ts.
-import { dumps } from './json.js'
+import { dumps, quote } from './json.js'
 
 export const VERSION = '2.0'
 
@@ -82,28 +82,78 @@ export interface ReplyHead {
   replyto: string
 }
 
-function base(head: ReplyHead): Document {
-  return { data: head.data ?? null, routing: [null, head.replyto], sn: head.sn, version: VERSION }
+let stampSecond = -1
+let stampText = ''
+
+/** timestamp() for now, computed once per second (every reply of a busy agent needs it). */
+function nowStamp(): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== stampSecond) {
+    stampSecond = second
+    stampText = timestamp(new Date(second * 1000))
+  }
+  return stampText
+}
+
+/**
+ * Encodes the replies to one request. Replies have a fixed set of keys, so they are written
+ * from templates in sorted-key order (byte-identical to dumps() of the whole document, which
+ * the codec tests check) with the request's sn, data and routing serialised once.
+ */
+export class ReplyEncoder {
+  private readonly data: string
+  private readonly routing: string
+  private readonly sn: string
+  constructor(head: ReplyHead) {
+    this.data = dumps(head.data ?? null)
+    this.routing = `[null, ${quote(head.replyto)}]`
+    this.sn = dumps(head.sn ?? null)
+  }
+
+  private stamp(at: Date | undefined): string {
+    return at ? timestamp(at) : nowStamp()
+  }
+
+  /** accepted / started: sn, data, status, timestamp. */
+  status(status: 'accepted' | 'started', at?: Date): string {
+    return `{"data": ${this.data}, "routing": ${this.routing}, "sn": ${this.sn}, "status": "${status}", "timestamp": "${this.stamp(at)}", "version": "${VERSION}"}`
+  }
+
+  /** rejected: why the document was refused (code, description, details). */
+  rejected(code: string, description: string, details: string, at?: Date): string {
+    return `{"code": ${quote(code)}, "data": ${this.data}, "description": ${quote(description)}, "details": ${quote(details)}, "routing": ${this.routing}, "sn": ${this.sn}, "status": "rejected", "timestamp": "${this.stamp(at)}", "version": "${VERSION}"}`
+  }
+
+  /** progress: total, completed, details; gofer sends no timestamp on progress. */
+  progress(total: number, completed: number, details: unknown): string {
+    return `{"completed": ${dumps(completed)}, "data": ${this.data}, "details": ${dumps(details)}, "routing": ${this.routing}, "sn": ${this.sn}, "status": "progress", "total": ${dumps(total)}, "version": "${VERSION}"}`
+  }
+
+  /** The final reply: result {retval} or {exval, xmodule, xclass, xstate, xargs}. Throws NotSerializable. */
+  result(result: ResultBody, at?: Date): string {
+    return `{"data": ${this.data}, "result": ${dumps(result)}, "routing": ${this.routing}, "sn": ${this.sn}, "timestamp": "${this.stamp(at)}", "version": "${VERSION}"}`
+  }
 }
 
 /** accepted / started: sn, data, status, timestamp. */
-export function encodeStatus(head: ReplyHead, status: 'accepted' | 'started', now = new Date()): string {
-  return dumps({ ...base(head), status, timestamp: timestamp(now) })
+export function encodeStatus(head: ReplyHead, status: 'accepted' | 'started', at?: Date): string {
+  return new ReplyEncoder(head).status(status, at)
 }
 
 /** rejected: why the document was refused (code, description, details). */
-export function encodeRejected(head: ReplyHead, code: string, description: string, details: string, now = new Date()): string {
-  return dumps({ ...base(head), code, description, details, status: 'rejected', timestamp: timestamp(now) })
+export function encodeRejected(head: ReplyHead, code: string, description: string, details: string, at?: Date): string {
+  return new ReplyEncoder(head).rejected(code, description, details, at)
 }
 
 /** progress: total, completed, details; gofer sends no timestamp on progress. */
 export function encodeProgress(head: ReplyHead, total: number, completed: number, details: unknown): string {
-  return dumps({ ...base(head), completed, details, status: 'progress', total })
+  return new ReplyEncoder(head).progress(total, completed, details)
 }
 
 /** The final reply: result {retval} or result {exval, xmodule, xclass, xstate, xargs}. */
-export function encodeResult(head: ReplyHead, result: ResultBody, now = new Date()): string {
-  return dumps({ ...base(head), result, timestamp: timestamp(now) })
+export function encodeResult(head: ReplyHead, result: ResultBody, at?: Date): string {
+  return new ReplyEncoder(head).result(result, at)
 }
 
 /** What decode() found. `document` is null when the body was not a JSON object. */

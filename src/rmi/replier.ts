@@ -3,57 +3,57 @@
 // call order on the shared connection, so progress can never overtake the result.
 import type { Connection } from '../messaging/adapter.js'
 import type { Logger } from '../log.js'
-import { encodeProgress, encodeRejected, encodeResult, encodeStatus, type ReplyHead, type ResultBody } from './envelope.js'
+import { ReplyEncoder, type ResultBody } from './envelope.js'
 import { failureOf } from './failure.js'
 import { NotSerializable } from './json.js'
 import type { Rejection } from './validate.js'
 
 export class Replier {
-  private readonly head: ReplyHead | null
+  private readonly encoder: ReplyEncoder | null
   constructor(
     private readonly connection: Connection,
     private readonly log: Logger,
-    sn: unknown,
+    private readonly sn: unknown,
     data: unknown,
-    replyto: string | null,
+    private readonly replyto: string | null,
   ) {
-    this.head = replyto ? { sn, data, replyto } : null
+    this.encoder = replyto ? new ReplyEncoder({ sn, data, replyto }) : null
   }
 
   /** Whether the caller asked for replies. */
   get wanted(): boolean {
-    return this.head !== null
+    return this.encoder !== null
   }
 
-  private send(kind: string, encode: (head: ReplyHead) => string): Promise<void> {
-    const head = this.head
-    if (!head) return Promise.resolve()
+  private send(kind: string, encode: (encoder: ReplyEncoder) => string): Promise<void> {
+    const encoder = this.encoder
+    if (!encoder) return Promise.resolve()
     let body: string
     try {
-      body = encode(head)
+      body = encode(encoder)
     } catch (error) {
-      this.log.error({ err: error, sn: head.sn, kind }, 'reply not serialisable; dropped')
+      this.log.error({ err: error, sn: this.sn, kind }, 'reply not serialisable; dropped')
       return Promise.resolve()
     }
-    return this.connection.send(head.replyto, Buffer.from(body, 'utf8')).catch(error => {
-      this.log.warn({ err: error, sn: head.sn, replyto: head.replyto, kind }, 'reply not delivered')
+    return this.connection.send(this.replyto!, Buffer.from(body, 'utf8')).catch(error => {
+      this.log.warn({ err: error, sn: this.sn, replyto: this.replyto, kind }, 'reply not delivered')
     })
   }
 
   accepted(): Promise<void> {
-    return this.send('accepted', head => encodeStatus(head, 'accepted'))
+    return this.send('accepted', e => e.status('accepted'))
   }
 
   started(): Promise<void> {
-    return this.send('started', head => encodeStatus(head, 'started'))
+    return this.send('started', e => e.status('started'))
   }
 
   rejected(rejection: Rejection): Promise<void> {
-    return this.send('rejected', head => encodeRejected(head, rejection.code, rejection.description, rejection.details))
+    return this.send('rejected', e => e.rejected(rejection.code, rejection.description, rejection.details))
   }
 
   progress(total: number, completed: number, details: unknown): Promise<void> {
-    return this.send('progress', head => encodeProgress(head, total, completed, details))
+    return this.send('progress', e => e.progress(total, completed, details))
   }
 
   /**
@@ -61,12 +61,12 @@ export class Replier {
    * reply instead (Python gofer does the same check), so the caller always gets an answer.
    */
   result(result: ResultBody, module: string): Promise<void> {
-    return this.send('result', head => {
+    return this.send('result', e => {
       try {
-        return encodeResult(head, result)
+        return e.result(result)
       } catch (error) {
         if (!(error instanceof NotSerializable)) throw error
-        return encodeResult(head, failureOf(error, module))
+        return e.result(failureOf(error, module))
       }
     })
   }

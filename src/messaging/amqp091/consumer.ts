@@ -4,6 +4,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import { NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type { Delivery, MessageHandler, Subscription } from '../adapter.js'
+import { AckBatcher } from './ack-batcher.js'
 import { Backoff } from './backoff.js'
 import { brokerReason, closeQuietly, guard, isConnectionLoss, isNotFound } from './channels.js'
 
@@ -123,6 +124,9 @@ export class Consumer implements Subscription {
     }
     // In flight when cancel() ran: not ours any more; closing the channel requeues it.
     if (this.cancelled) return
+    const batcher = this.batcherFor(ch)
+    const tag = msg.fields.deliveryTag
+    batcher.delivered(tag)
     let settled = false
     const settle = (what: string, op: () => void): void => {
       if (settled) return
@@ -137,8 +141,8 @@ export class Consumer implements Subscription {
     const delivery: Delivery = {
       body: msg.content,
       redelivered: msg.fields.redelivered,
-      ack: () => settle('ack', () => ch.ack(msg)),
-      reject: (requeue: boolean) => settle('reject', () => ch.nack(msg, false, requeue)),
+      ack: () => settle('ack', () => batcher.ack(tag)),
+      reject: (requeue: boolean) => settle('reject', () => batcher.nack(tag, requeue)),
     }
     try {
       const result: unknown = this.handler(delivery)
@@ -149,6 +153,19 @@ export class Consumer implements Subscription {
     } catch (err) {
       this.handlerFailed(err)
     }
+  }
+
+  private batcher: { channel: Channel; batcher: AckBatcher } | null = null
+
+  /** One batcher per channel: tags are per channel, and a new channel starts afresh. */
+  private batcherFor(ch: Channel): AckBatcher {
+    if (this.batcher?.channel !== ch) {
+      const onError = (err: Error) =>
+        // The channel died since delivery; the broker redelivers the message, so this is benign.
+        log.debug({ queue: this.queue, err: err.message }, 'settle on a closed channel ignored')
+      this.batcher = { channel: ch, batcher: new AckBatcher(ch, onError) }
+    }
+    return this.batcher.batcher
   }
 
   private handlerFailed(err: unknown): void {

@@ -72,12 +72,40 @@ function readTlsFile(path: string, what: string): Buffer {
 export async function dial(url: BrokerUrl, options: ConnectOptions = {}): Promise<ChannelModel> {
   const { target, socket } = connectArguments(url, options)
   try {
-    return await amqp.connect(target, socket)
+    const model = await amqp.connect(target, socket)
+    coalesceWrites(model)
+    return model
   } catch (err) {
     if (err instanceof ConnectionError) throw err
     const why = err instanceof Error ? err.message : String(err)
     throw new ConnectionError(`cannot connect to ${displayUrl(url)}: ${why}`, { cause: err })
   }
+}
+
+/**
+ * amqplib writes every frame group (a publish, an ack) to the socket on its own, and each write
+ * is a syscall and a TCP segment (noDelay). Cork the socket on the first write and uncork in the
+ * loop's check phase (setImmediate), so everything written while handling one batch of I/O (an
+ * agent's accepted, started and result, or a burst of acks) leaves in one write. Pending
+ * immediates keep libuv from blocking in poll, so the data still leaves at once.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const stream = (model.connection as unknown as { stream?: NodeJS.WritableStream & { cork?(): void; uncork?(): void } }).stream
+  if (!stream || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    stream.uncork!()
+  }
+  stream.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true
+      stream.cork!()
+      setImmediate(uncork)
+    }
+    return write(...args)
+  }) as typeof stream.write
 }
 
 /** The socket under a ChannelModel (amqplib internals: connection.stream); null when absent. */
