@@ -2,7 +2,7 @@
 // (reference/gofer.md §4.4, §4.18, §2.7). Plugin.find(name) gives plugin code its descriptor.
 import type { Connection, QueueSpec, Subscription } from '../messaging/adapter.js'
 import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
-import { ConnectionClosed, NotFound } from '../errors.js'
+import { ConnectionClosed, NotFound, PluginError } from '../errors.js'
 import { logger, type Logger } from '../log.js'
 import { collate, type Catalog } from '../rmi/catalog.js'
 import { Dispatcher } from '../rmi/dispatcher.js'
@@ -65,6 +65,12 @@ export class Plugin {
     this.modulePath = locatePlugin(this.name, this.descriptor.plugin, this.descriptor.path, this.options.pluginPath)
     const exports = await importPlugin(this.modulePath, fresh)
     this.catalog = collate(this.name, exports)
+    for (const ns of this.catalog.values()) {
+      for (const member of ns.members.values()) {
+        // Refuse rather than run a fork-model method in the daemon without the isolation it asked for.
+        if (member.model === 'fork') throw new PluginError(`${this.modulePath}: ${ns.name}.${member.name}: call model "fork" is not supported yet`)
+      }
+    }
     this.log.info({ module: this.modulePath, namespaces: [...this.catalog.keys()] }, 'plugin loaded')
   }
 
