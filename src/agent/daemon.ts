@@ -2,13 +2,18 @@
 // sorted order, start them, and stop them gracefully (finish calls in flight, send their
 // replies) on shutdown. A bad descriptor or plugin is refused with a message; the rest load.
 import { existsSync, readdirSync, statSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { extname, join, resolve } from 'node:path'
 import { logger, setLogLevel } from '../log.js'
-import { readSections, type Sections } from './config-file.js'
+import { readAgentConf, type AgentConf } from './agent-conf.js'
+import type { Sections } from './config-file.js'
 import { container } from './container.js'
-import { readDescriptor } from './descriptor.js'
 import { defaultPluginPath } from './loader.js'
+import { ManagementServer } from './management.js'
+import { PidFile } from './pidfile.js'
 import { Plugin } from './plugin.js'
+import { PluginDisabled, PluginOps } from './plugin-ops.js'
+import { report } from './report.js'
 
 const log = logger('gofer.agent')
 
@@ -19,32 +24,43 @@ export interface DaemonOptions {
   url?: string
   /** Where plugin modules are searched by name. @default defaultPluginPath() */
   pluginPath?: string[]
+  /** Refuse to start while another goferd holds this pid file. @default none */
+  pidFile?: string | null
+  /** Override agent.conf's `[management]` (tests: port 0 picks a free port). */
+  management?: Partial<AgentConf['management']>
+  /** Admin.cancel's work for the management `cancel` method, once a request tracker exists. */
+  cancel?: (options: { sn?: string; criteria?: unknown }) => unknown
 }
-
-const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-const PYTHON_LEVELS: Record<string, string> = { warning: 'warn', critical: 'fatal', notset: 'trace' }
 
 export class Daemon {
   readonly etc: string
   readonly agentConf: Sections
+  /** agent.conf with conf.d merged, validated. */
+  readonly conf: AgentConf
+  /** load/reload/unload while running (management, and startup's loads). */
+  readonly ops: PluginOps
   private readonly pluginPath: string[]
+  private manager: ManagementServer | null = null
+  private pidFile: PidFile | null = null
 
   constructor(private readonly options: DaemonOptions) {
     this.etc = resolve(options.etc)
-    const conf = join(this.etc, 'agent.conf')
-    this.agentConf = existsSync(conf) ? readSections(conf) : {}
+    this.conf = readAgentConf(this.etc)
+    this.agentConf = this.conf.sections
     this.pluginPath = options.pluginPath ?? defaultPluginPath()
+    this.ops = new PluginOps(d => new Plugin(d, { url: this.options.url, pluginPath: this.pluginPath }), join(this.etc, 'plugins'))
     this.applyLogging()
   }
 
   /** `[logging] <logger>=<level>` with gofer's (Python) level names accepted too. */
   private applyLogging(): void {
-    for (const [name, value] of Object.entries(this.agentConf.logging ?? {})) {
-      const wanted = value.toLowerCase()
-      const level = PYTHON_LEVELS[wanted] ?? wanted
-      if (LEVELS.has(level)) setLogLevel(name, level as 'info')
-      else log.warn({ logger: name, level: value }, 'agent.conf [logging]: unknown level ignored')
-    }
+    for (const [name, level] of Object.entries(this.conf.logging)) setLogLevel(name, level)
+    for (const warning of this.conf.warnings) log.warn(warning)
+  }
+
+  /** Where the management server listens (null when `[management] enabled` is off). */
+  get managementAddress(): AddressInfo | null {
+    return this.manager?.address ?? null
   }
 
   /** Descriptor files in <etc>/plugins (.conf, .ini, .json), sorted. */
@@ -60,31 +76,46 @@ export class Daemon {
 
   /** Load and start one descriptor; returns the plugin, or null when disabled or refused. */
   async loadPlugin(path: string): Promise<Plugin | null> {
-    let plugin: Plugin
     try {
-      const descriptor = readDescriptor(path)
-      if (!descriptor.enabled) {
-        log.info({ descriptor: path }, `plugin ${descriptor.name} disabled`)
-        return null
-      }
-      if (container.find(descriptor.name)) throw new Error(`plugin "${descriptor.name}" already loaded`)
-      plugin = new Plugin(descriptor, { url: this.options.url, pluginPath: this.pluginPath })
-      await plugin.load()
+      return await this.ops.load(path)
     } catch (error) {
-      log.error({ descriptor: path }, `plugin refused: ${(error as Error).message}`)
+      if (error instanceof PluginDisabled) log.info({ descriptor: path }, `plugin ${error.pluginName} disabled`)
+      else log.error({ descriptor: path }, `plugin refused: ${(error as Error).message}`)
       return null
     }
-    container.add(plugin)
-    plugin.start()
-    return plugin
   }
 
-  /** Load every descriptor; resolves when all are loaded (attachment continues in the background). */
+  /**
+   * Take the pid file, load every descriptor, start the management server if enabled; resolves
+   * when all are loaded (attachment continues in the background). Throws if another goferd holds
+   * the pid file or the management port cannot be bound.
+   */
   async start(): Promise<Plugin[]> {
+    if (this.options.pidFile) {
+      this.pidFile = new PidFile(this.options.pidFile)
+      this.pidFile.acquire()
+    }
     const loaded: Plugin[] = []
     for (const file of this.descriptorFiles()) {
       const plugin = await this.loadPlugin(file)
       if (plugin) loaded.push(plugin)
+    }
+    const management = { ...this.conf.management, ...this.options.management }
+    if (management.enabled) {
+      this.manager = new ManagementServer({
+        show: () => report(container.all()),
+        load: async path => void (await this.ops.load(path)),
+        reload: async name => void (await this.ops.reload(name)),
+        unload: name => this.ops.unload(name),
+        cancel: this.options.cancel,
+      }, { host: management.host, port: management.port, log })
+      try {
+        await this.manager.start()
+      } catch (error) {
+        this.manager = null
+        await this.stop()
+        throw new Error(`management: cannot listen on ${management.host}:${management.port}: ${(error as Error).message}`)
+      }
     }
     log.info({ etc: this.etc, plugins: loaded.map(p => p.name) }, 'goferd started')
     return loaded
@@ -92,9 +123,13 @@ export class Daemon {
 
   /** Stop every plugin: calls in flight are answered first, then each releases its connection. */
   async stop(): Promise<void> {
+    await this.manager?.stop()
+    this.manager = null
     const plugins = container.all()
     await Promise.allSettled(plugins.map(p => p.stop(false)))
     for (const p of plugins) container.remove(p)
+    this.pidFile?.release()
+    this.pidFile = null
     log.info('goferd stopped')
   }
 }

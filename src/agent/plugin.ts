@@ -14,6 +14,9 @@ import { importPlugin, locatePlugin } from './loader.js'
 import { RequestHandler } from './request-handler.js'
 import { container } from './container.js'
 import type { Sections } from './config-file.js'
+import { ActionScheduler } from './actions.js'
+import { ForwardingDispatcher } from './forwarding.js'
+import { Hooks } from './hooks.js'
 
 /** How long stop() waits for calls in flight to be answered. */
 const DRAIN_MS = 30_000
@@ -32,6 +35,11 @@ export class Plugin {
   readonly log: Logger
   catalog: Catalog = new Map()
   modulePath: string | null = null
+  /** The module's @action schedule (set by load()). */
+  actions: ActionScheduler | null = null
+  /** The module's @load/@unload hooks (set by load()). */
+  hooks = new Hooks([], [])
+  private activated = false
   private lease: ConnectionLease | null = null
   private subscription: Subscription | null = null
   private handler: RequestHandler | null = null
@@ -55,6 +63,16 @@ export class Plugin {
     return this.descriptor.cfg
   }
 
+  /** Plugins this one accepts forwarded calls from (`[main] accept`, `*` = all). */
+  get accept(): string[] {
+    return this.descriptor.accept
+  }
+
+  /** Plugins this one may forward calls to (`[main] forward`, `*` = all). */
+  get forward(): string[] {
+    return this.descriptor.forward
+  }
+
   /** The broker URL in use (the daemon may override the descriptor's). */
   get url(): string | null {
     return this.options.url ?? this.descriptor.url
@@ -65,6 +83,8 @@ export class Plugin {
     this.modulePath = locatePlugin(this.name, this.descriptor.plugin, this.descriptor.path, this.options.pluginPath)
     const exports = await importPlugin(this.modulePath, fresh)
     this.catalog = collate(this.name, exports)
+    this.hooks = Hooks.fromExports(this.name, exports)
+    this.actions = ActionScheduler.fromExports(this.name, exports, this.log)
     for (const ns of this.catalog.values()) {
       for (const member of ns.members.values()) {
         // Refuse rather than run a fork-model method in the daemon without the isolation it asked for.
@@ -74,8 +94,15 @@ export class Plugin {
     this.log.info({ module: this.modulePath, namespaces: [...this.catalog.keys()] }, 'plugin loaded')
   }
 
-  /** Connect and start consuming `[model] queue` (if the plugin has a URL and a queue). */
+  /** Run the @load hooks; throws PluginError when one refuses (the plugin must not start). */
+  async activate(): Promise<void> {
+    await this.hooks.runLoad(this, this.log)
+    this.activated = true
+  }
+
+  /** Start the actions, connect and consume `[model] queue` (if the plugin has a URL and a queue). */
   start(): void {
+    this.actions?.start()
     const url = this.url
     if (!url || !this.descriptor.queue) {
       this.log.info('no [messaging] url or [model] queue: not attached to a broker')
@@ -96,7 +123,8 @@ export class Plugin {
       connection,
       log: this.log,
       module: this.name,
-      dispatcher: new Dispatcher([{ module: this.name, catalog: this.catalog }]),
+      // Its own classes, then other plugins' as `[main] forward`/`accept` allow (§4.10).
+      dispatcher: new ForwardingDispatcher(this, () => container.all()),
       executor: new Executor(d.threads),
       builtin: { classname: BUILTIN_CLASS, dispatcher: new Dispatcher([{ module: 'gofer.agent.builtin', catalog: builtinCatalog }]), executor: builtinExecutor },
       latency: d.latency,
@@ -150,6 +178,7 @@ export class Plugin {
    */
   async stop(teardown = false): Promise<void> {
     this.stopping = true
+    await this.actions?.stop()
     await this.subscription?.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
     this.subscription = null
     if (this.handler && this.handler.pending > 0) {
@@ -162,6 +191,11 @@ export class Plugin {
     }
     await this.lease?.release()
     this.lease = null
+    // After the last reply went out, so a hook releasing resources cannot break a call in flight.
+    if (this.activated) {
+      this.activated = false
+      await this.hooks.runUnload(this, this.log)
+    }
   }
 }
 

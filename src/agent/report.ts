@@ -1,6 +1,7 @@
 // The plugin report shown by `Admin.help` and `gofer mgt -s` (reference/gofer.md §5.3): plugins,
 // their classes with methods and their functions, each with its signature, then actions.
-// Signatures are JavaScript's, so methods show no `self`.
+// Signatures are JavaScript's, so methods show no `self`. Actions are named like RMI targets
+// (`Class.method`, `<plugin>.<function>`) with their interval as gofer's timedelta text.
 import { signature } from '../rmi/signature.js'
 import type { Plugin } from './plugin.js'
 
@@ -27,5 +28,8 @@ export function report(plugins: Plugin[]): string {
     }
   }
   lines.push('', 'Actions:')
+  // Every plugin's actions (gofer listed only the last loaded plugin's), sorted across plugins.
+  const actions = plugins.filter(p => p.descriptor.enabled).flatMap(p => p.actions?.lines() ?? [])
+  for (const line of actions.sort()) lines.push(`  ${line}`)
   return lines.join('\n')
 }

@@ -1,9 +1,11 @@
 // `gofer`: the command-line client (rmi now; mgt talks to goferd's management port).
 import { Command } from 'commander'
+import { mgtCommand } from './mgt.js'
 import { rmiCommand } from './rmi.js'
 
 const program = new Command('gofer')
   .description('gofer command-line client')
+  .addCommand(mgtCommand())
   .addCommand(rmiCommand())
   .showHelpAfterError('(see gofer <command> --help)')
 

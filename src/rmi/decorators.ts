@@ -53,3 +53,78 @@ export function remote(arg?: Function | RemoteOptions, context?: unknown): unkno
     return mark(fn, options)
   }
 }
+
+// @action, @load, @unload mark the function object the same way (symbols, no registry), so a
+// reload's fresh import brings fresh marks and nothing leaks between plugins (gofer's global
+// registries are why its report listed only the last plugin's actions).
+
+/** When an action runs: a recurring interval, a cron pattern, or (neither) once at load. */
+export interface ActionOptions {
+  weeks?: number
+  days?: number
+  hours?: number
+  minutes?: number
+  seconds?: number
+  /** A 5- or 6-field cron pattern, e.g. `*\/5 * * * *` (croner syntax). */
+  cron?: string
+}
+
+const ACTION = Symbol.for('gofer.action')
+const HOOK = Symbol.for('gofer.hook')
+
+export type HookKind = 'load' | 'unload'
+
+type MemberDecorator = <F extends Function>(fn: F, context?: ClassMethodDecoratorContext) => F
+
+function markAction<F extends Function>(fn: F, options: ActionOptions): F {
+  if (typeof fn !== 'function') throw new TypeError('action() marks a function or a method')
+  const units = ['weeks', 'days', 'hours', 'minutes', 'seconds'] as const
+  for (const unit of units) {
+    const v = options[unit]
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new TypeError(`action ${unit} must be a number >= 0`)
+  }
+  if (options.cron !== undefined && typeof options.cron !== 'string') throw new TypeError('action cron must be a string')
+  if (options.cron !== undefined && units.some(u => options[u] !== undefined)) throw new TypeError('action takes either cron or an interval, not both')
+  Object.defineProperty(fn, ACTION, { value: { ...options }, configurable: true })
+  return fn
+}
+
+/** The action options of `fn`, or null when it is not an action. */
+export function actionOptions(fn: unknown): ActionOptions | null {
+  return typeof fn === 'function' ? ((fn as unknown as Record<symbol, ActionOptions>)[ACTION] ?? null) : null
+}
+
+/**
+ * Run a function or method on a schedule while the plugin is loaded.
+ *
+ * @example
+ * export class Heartbeat { @action({ seconds: 30 }) beat() { ... } }   // every 30 s
+ * export const sweep = action({ cron: '0 3 * * *' })(function sweep() { ... })
+ * export const once = action()(function warmUp() { ... })               // once, at load
+ */
+export function action<F extends Function>(fn: F, context?: ClassMethodDecoratorContext): F
+export function action(options?: ActionOptions): MemberDecorator
+export function action(arg?: Function | ActionOptions, _context?: unknown): unknown {
+  if (typeof arg === 'function') return markAction(arg, {})
+  const options = arg ?? {}
+  return <F extends Function>(fn: F): F => markAction(fn, options)
+}
+
+function markHook(kind: HookKind): { <F extends Function>(fn: F, context?: ClassMethodDecoratorContext): F } {
+  return <F extends Function>(fn: F, context?: ClassMethodDecoratorContext): F => {
+    if (typeof fn !== 'function') throw new TypeError(`${kind}() marks a function or a method`)
+    if (context !== undefined && (!isDecoratorContext(context) || context.kind !== 'method')) throw new TypeError(`@${kind} applies to methods and functions`)
+    Object.defineProperty(fn, HOOK, { value: kind, configurable: true })
+    return fn
+  }
+}
+
+/** Whether `fn` is a @load or @unload hook. */
+export function hookKind(fn: unknown): HookKind | null {
+  return typeof fn === 'function' ? ((fn as unknown as Record<symbol, HookKind>)[HOOK] ?? null) : null
+}
+
+/** Mark a hook run after the plugin is imported; returning false (or throwing) refuses the plugin. */
+export const load = markHook('load')
+/** Mark a hook run when the plugin is unloaded, reloaded, or goferd shuts down. */
+export const unload = markHook('unload')
