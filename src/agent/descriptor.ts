@@ -5,6 +5,7 @@ import { basename, extname } from 'node:path'
 import { DescriptorError } from '../errors.js'
 import { parseUrl } from '../messaging/url.js'
 import { mergeSections, readSections, type Sections } from './config-file.js'
+import { externalSettings, type ExternalSettings } from './external/config.js'
 
 export interface Descriptor {
   /** The file it was read from. */
@@ -22,6 +23,8 @@ export interface Descriptor {
   queue: string | null
   managed: 0 | 1 | 2
   expiration: number
+  /** `[external]`: Choria external agents served by this plugin (docs/external-agents.md). */
+  external: ExternalSettings | null
   /** Every section as read, defaults merged in. */
   cfg: Sections
 }
@@ -105,6 +108,7 @@ export function validateDescriptor(path: string, cfg: Sections): Descriptor {
     queue,
     managed: Number(managedText) as 0 | 1 | 2,
     expiration: integer('model', 'expiration', 0),
+    external: externalSettings(path, cfg),
     cfg,
   }
 }

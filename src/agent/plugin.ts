@@ -14,6 +14,8 @@ import { importPlugin, locatePlugin } from './loader.js'
 import { RequestHandler } from './request-handler.js'
 import { container } from './container.js'
 import type { Sections } from './config-file.js'
+import { loadExternalAgents, type ExternalAgents } from './external/discover.js'
+import { addToCatalog } from './external/namespace.js'
 import { ActionScheduler } from './actions.js'
 import { ForwardingDispatcher } from './forwarding.js'
 import { Hooks } from './hooks.js'
@@ -35,6 +37,8 @@ export class Plugin {
   readonly log: Logger
   catalog: Catalog = new Map()
   modulePath: string | null = null
+  /** Choria external agents from `[external]` (set by load()), active, declined and refused. */
+  external: ExternalAgents | null = null
   /** The module's @action schedule (set by load()). */
   actions: ActionScheduler | null = null
   /** The module's @load/@unload hooks (set by load()). */
@@ -80,8 +84,10 @@ export class Plugin {
 
   /** Import the module and collate its remote namespaces. Throws PluginError. */
   async load(fresh = false): Promise<void> {
-    this.modulePath = locatePlugin(this.name, this.descriptor.plugin, this.descriptor.path, this.options.pluginPath)
-    const exports = await importPlugin(this.modulePath, fresh)
+    // A descriptor with [external] and no [main] plugin serves external agents only.
+    const moduleless = this.descriptor.external !== null && this.descriptor.plugin === null
+    this.modulePath = moduleless ? null : locatePlugin(this.name, this.descriptor.plugin, this.descriptor.path, this.options.pluginPath)
+    const exports = this.modulePath === null ? {} : await importPlugin(this.modulePath, fresh)
     this.catalog = collate(this.name, exports)
     this.hooks = Hooks.fromExports(this.name, exports)
     this.actions = ActionScheduler.fromExports(this.name, exports, this.log)
@@ -90,6 +96,10 @@ export class Plugin {
         // Refuse rather than run a fork-model method in the daemon without the isolation it asked for.
         if (member.model === 'fork') throw new PluginError(`${this.modulePath}: ${ns.name}.${member.name}: call model "fork" is not supported yet`)
       }
+    }
+    if (this.descriptor.external) {
+      this.external = await loadExternalAgents(this.descriptor.external, this.log, new Set(this.catalog.keys()))
+      addToCatalog(this.catalog, this.external)
     }
     this.log.info({ module: this.modulePath, namespaces: [...this.catalog.keys()] }, 'plugin loaded')
   }

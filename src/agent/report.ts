@@ -4,6 +4,8 @@
 // (`Class.method`, `<plugin>.<function>`) with their interval as gofer's timedelta text.
 import { signature } from '../rmi/signature.js'
 import type { Plugin } from './plugin.js'
+import { isExternal } from './external/namespace.js'
+import { externalReport } from './external/report.js'
 
 export function report(plugins: Plugin[]): string {
   const lines: string[] = ['Plugins:']
@@ -12,7 +14,8 @@ export function report(plugins: Plugin[]): string {
     lines.push('', `  <plugin> ${plugin.name}`)
     const namespaces = [...plugin.catalog.values()]
     const classes = namespaces.filter(n => n.kind === 'class').sort((a, b) => a.name.localeCompare(b.name))
-    const modules = namespaces.filter(n => n.kind === 'module')
+    // External agents are listed with their DDL below, not as functions.
+    const modules = namespaces.filter(n => n.kind === 'module' && !isExternal(n))
     lines.push('    Classes:')
     for (const ns of classes) {
       lines.push(`      <class> ${ns.name}`, '        Methods:')
@@ -26,6 +29,7 @@ export function report(plugins: Plugin[]): string {
         lines.push(`      ${signature(m.name, m.params)}`)
       }
     }
+    if (plugin.external) lines.push(...externalReport(plugin.external))
   }
   lines.push('', 'Actions:')
   // Every plugin's actions (gofer listed only the last loaded plugin's), sorted across plugins.

@@ -1,0 +1,132 @@
+// Finding a plugin's external agents and activating them, with choria-server's scanning rules
+// (reference/choria-external.md §4.4): every `*.json` directly in an agents directory, and
+// `D/D.json` for each sub-directory D (no deeper); `tmp` skipped; the executable is found from
+// `metadata.name` beside the DDL, or `<name>/<name>-<GOOS>_<GOARCH>` when `<name>` is a directory;
+// only DDLs with provider "external"; Choria's reserved agent names refused. A DDL that cannot be
+// used is refused with a message and the others load; activation checks run concurrently.
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { arch, endianness, platform } from 'node:os'
+import { dirname, join } from 'node:path'
+import { PluginError } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import { ExternalAgent } from './agent.js'
+import type { ExternalSettings } from './config.js'
+import { DdlError, readDdl, type Ddl } from './ddl.js'
+
+/** Names only Choria's compiled-in agents may take (GC `provider.go` denyList). */
+export const DENIED = new Set(['rpcutil', 'choria_util', 'choria_provision', 'choria_registry', 'discovery', 'scout'])
+
+export interface NotLoaded {
+  /** The agent's name when known (declined agents), else null. */
+  name: string | null
+  /** The DDL file (or agents directory) concerned. */
+  path: string
+  reason: string
+}
+
+export interface ExternalAgents {
+  settings: ExternalSettings
+  /** Activated agents, sorted by name. */
+  active: ExternalAgent[]
+  /** Agents whose activation check said no, failed or took too long. */
+  declined: NotLoaded[]
+  /** DDLs refused or ignored (invalid, reserved name, other provider, duplicate, missing dir). */
+  refused: NotLoaded[]
+}
+
+const GOOS: Record<string, string> = { win32: 'windows' }
+const GOARCH: Record<string, string> = { x64: 'amd64', ia32: '386', ppc64: endianness() === 'LE' ? 'ppc64le' : 'ppc64' }
+
+/** `<GOOS>_<GOARCH>` of this machine: Choria names per-platform binaries with Go's names. */
+export function goPlatform(): string {
+  return `${GOOS[platform()] ?? platform()}_${GOARCH[arch()] ?? arch()}`
+}
+
+function kind(path: string): 'file' | 'dir' | null {
+  try {
+    const s = statSync(path)
+    return s.isFile() ? 'file' : s.isDirectory() ? 'dir' : null
+  } catch {
+    return null
+  }
+}
+
+/** The DDL files of one agents directory, in name order. */
+export function ddlFiles(dir: string): string[] {
+  const found: string[] = []
+  for (const entry of readdirSync(dir).sort()) {
+    if (entry === 'tmp' || entry === 'tmp.json') continue
+    const path = join(dir, entry)
+    const k = kind(path)
+    if (k === 'file' && entry.endsWith('.json')) found.push(path)
+    else if (k === 'dir' && kind(join(path, `${entry}.json`)) === 'file') found.push(join(path, `${entry}.json`))
+  }
+  return found
+}
+
+/** Where the executable of the agent described by `ddl` is. */
+export function executableOf(ddl: Ddl): string {
+  const flat = join(dirname(ddl.path), ddl.name)
+  return kind(flat) === 'dir' ? join(flat, `${ddl.name}-${goPlatform()}`) : flat
+}
+
+function readFacts(settings: ExternalSettings): string {
+  if (!settings.facts) return '{}'
+  let value: unknown
+  try {
+    value = JSON.parse(readFileSync(settings.facts, 'utf8'))
+  } catch (error) {
+    throw new PluginError(`[external] facts: ${settings.facts}: ${(error as Error).message}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new PluginError(`[external] facts: ${settings.facts}: must hold a JSON object`)
+  return JSON.stringify(value)
+}
+
+/** Scan, parse and activate; `taken` are namespace names already used by the plugin. */
+export async function loadExternalAgents(settings: ExternalSettings, log: Logger, taken: Set<string> = new Set()): Promise<ExternalAgents> {
+  const facts = readFacts(settings)
+  const refused: NotLoaded[] = []
+  const candidates = new Map<string, ExternalAgent>()
+  const refuse = (name: string | null, path: string, reason: string) => {
+    refused.push({ name, path, reason })
+    log.error({ ddl: path }, `external agent refused: ${reason}`)
+  }
+  for (const dir of settings.agents) {
+    if (kind(dir) !== 'dir') {
+      refuse(null, dir, `agents directory ${dir} not found`)
+      continue
+    }
+    for (const file of ddlFiles(dir)) {
+      let ddl: Ddl
+      try {
+        ddl = readDdl(file, settings.timeout)
+      } catch (error) {
+        if (!(error instanceof DdlError)) throw error
+        refuse(null, file, error.message)
+        continue
+      }
+      if (ddl.provider !== 'external') {
+        // Choria ignores these silently; saying so spares a user the hunt for a missing agent.
+        refuse(ddl.name, file, `${file}: metadata.provider is "${ddl.provider}", not "external": ignored`)
+      } else if (DENIED.has(ddl.name)) {
+        refuse(ddl.name, file, `${file}: agent name "${ddl.name}" is reserved for Choria's own agents`)
+      } else if (candidates.has(ddl.name) || taken.has(ddl.name)) {
+        refuse(ddl.name, file, `${file}: agent "${ddl.name}" is already provided ${candidates.has(ddl.name) ? `by ${candidates.get(ddl.name)!.ddl.path}` : 'by the plugin module'}`)
+      } else {
+        candidates.set(ddl.name, new ExternalAgent(ddl, executableOf(ddl), settings, facts, log))
+      }
+    }
+  }
+  const checks = await Promise.all([...candidates.values()].map(async agent => ({ agent, why: await agent.activate() })))
+  const active: ExternalAgent[] = []
+  const declined: NotLoaded[] = []
+  for (const { agent, why } of checks.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1))) {
+    if (why === null) active.push(agent)
+    else {
+      declined.push({ name: agent.name, path: agent.ddl.path, reason: why })
+      log.warn({ agent: agent.name, ddl: agent.ddl.path }, `external agent not activated: ${why}`)
+    }
+  }
+  log.info({ agents: active.map(a => a.name), declined: declined.map(d => d.name) }, 'external agents loaded')
+  return { settings, active, declined, refused }
+}
