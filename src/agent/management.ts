@@ -100,7 +100,9 @@ export class ManagementServer {
 
   /** Listen; resolves with the bound address (port 0 picks a free one). Rejects if it cannot bind. */
   async start(): Promise<AddressInfo> {
-    const server = createServer(socket => this.serve(socket))
+    // Half-open: a client that half-closes after its request (ours does) must still get the
+    // reply, which is written later, after load/reload/unload finish.
+    const server = createServer({ allowHalfOpen: true }, socket => this.serve(socket))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       // gofer's client (Python, AF_INET) connects to localhost as 127.0.0.1.

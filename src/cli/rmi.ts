@@ -17,6 +17,10 @@ interface RmiOptions {
   progress?: string
   data?: string
   ttl?: string
+  cacert?: string
+  clientcert?: string
+  clientkey?: string
+  hostValidation: boolean
 }
 
 export function rmiCommand(): Command {
@@ -32,6 +36,11 @@ export function rmiCommand(): Command {
     .option('-p, --progress <prefix>', 'print progress reports, each after this prefix')
     .option('-d, --data <json>', 'user data (JSON), round-tripped in every reply')
     .addOption(new Option('-T, --ttl <seconds>', 'request time-to-live (units s/m/h/d allowed)'))
+    // Long options only: gofer's CLI has no TLS options, so no gofer option letter is taken.
+    .option('--cacert <path>', 'amqps: CA certificate(s) (PEM) to verify the broker with')
+    .option('--clientcert <path>', 'amqps: client certificate (PEM; may hold the key too)')
+    .option('--clientkey <path>', 'amqps: client private key (PEM)')
+    .option('--no-host-validation', "amqps: accept a broker certificate issued to another host name (the chain is still verified)")
     .argument('[arguments...]', 'positional arguments and keyword=value arguments')
     .allowExcessArguments(true)
     .action(async (words: string[], options: RmiOptions) => {
@@ -51,6 +60,7 @@ async function run(words: string[], options: RmiOptions): Promise<void> {
   if (options.wait !== undefined) agentOptions.wait = checked('Wait', () => seconds('wait', options.wait))
   if (options.ttl !== undefined) agentOptions.ttl = checked('TTL', () => seconds('ttl', options.ttl))
   if (options.reply) agentOptions.reply = options.reply
+  agentOptions.tls = { cacert: options.cacert, clientcert: options.clientcert, clientkey: options.clientkey, hostValidation: options.hostValidation }
   if (options.data !== undefined) {
     try {
       agentOptions.data = JSON.parse(options.data)

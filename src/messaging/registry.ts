@@ -1,7 +1,7 @@
 // Adapter resolution by URL prefix (reference/gofer.md §3.2) and the process-wide connection
 // pool: one long-lived connection per broker URL per process, shared by reference count.
 import { AdapterNotFound } from '../errors.js'
-import type { Adapter, ConnectOptions, Connection } from './adapter.js'
+import type { Adapter, ConnectOptions, Connection, TlsOptions } from './adapter.js'
 import { memoryAdapter } from './memory.js'
 import { amqp091Adapter } from './amqp091/adapter.js'
 import { parseUrl, type BrokerUrl } from './url.js'
@@ -38,11 +38,21 @@ export interface ConnectionLease {
   release(): Promise<void>
 }
 
+/**
+ * The TLS part of a pool key: connections that trust other CAs, present other client
+ * certificates or check host names differently must not be shared. Empty for plain URLs, which
+ * ignore TLS options. hostValidation is on unless false (as the adapters treat it).
+ */
+export function tlsKey(url: BrokerUrl, tls: TlsOptions | undefined): string {
+  if (!url.ssl) return ''
+  return `|tls:${JSON.stringify([tls?.cacert ?? '', tls?.clientcert ?? '', tls?.clientkey ?? '', tls?.hostValidation !== false])}`
+}
+
 /** Borrow the process-wide connection for `url` (created on first use). */
 export function acquireConnection(url: string | BrokerUrl, options?: ConnectOptions): ConnectionLease {
   const parsed = typeof url === 'string' ? parseUrl(url) : url
   const adapter = adapterFor(parsed)
-  const key = `${adapter.name}|${parsed.key}`
+  const key = `${adapter.name}|${parsed.key}${tlsKey(parsed, options?.tls)}`
   let entry = pool.get(key)
   if (!entry) {
     entry = { connection: adapter.connect(parsed, options), refs: 0 }

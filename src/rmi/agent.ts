@@ -6,7 +6,7 @@
 // function carrying `sn` that sends the request once when called).
 import { randomUUID } from 'node:crypto'
 import { ConnectionClosed, ConnectionError, InvalidArgument } from '../errors.js'
-import type { Connection } from '../messaging/adapter.js'
+import type { Connection, TlsOptions } from '../messaging/adapter.js'
 import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
 import { seconds } from './duration.js'
 import { encodeRequest } from './envelope.js'
@@ -50,6 +50,11 @@ export interface AgentOptions {
   progress?: (report: ProgressReport) => void
   /** Bind the reply queue to this existing exchange and reply through it (`exchange/queue`). */
   exchange?: string
+  /**
+   * TLS for `amqps://` URLs: CA file, client certificate and key files, host-name check (on
+   * unless false). Per Agent only: a stub's options cannot change its Agent's connection.
+   */
+  tls?: TlsOptions
 }
 
 /** A manual trigger: `sn` is known before sending; calling it sends the request (once). */
@@ -130,7 +135,7 @@ export class Agent {
   }
 
   private connection() {
-    this.lease ??= acquireConnection(this.url, { retry: false })
+    this.lease ??= acquireConnection(this.url, { retry: false, tls: this.options.tls })
     return this.lease.connection
   }
 
@@ -147,7 +152,7 @@ export class Agent {
       await sendSurvivingReconnects(connection, () => connection.send(this.address, request(options.reply ?? null), sendOptions), Date.now() + ASYNC_SEND_DEADLINE_MS)
       return sn
     }
-    this.replies ??= ReplyQueue.acquire(this.url)
+    this.replies ??= ReplyQueue.acquire(this.url, this.options.tls)
     const replies = this.replies
     const replyto = await replies.address(options.exchange)
     const result = replies.expect(sn, wait, options.progress ?? null)

@@ -76,8 +76,7 @@ export type HookKind = 'load' | 'unload'
 
 type MemberDecorator = <F extends Function>(fn: F, context?: ClassMethodDecoratorContext) => F
 
-function markAction<F extends Function>(fn: F, options: ActionOptions): F {
-  if (typeof fn !== 'function') throw new TypeError('action() marks a function or a method')
+function checkAction(options: ActionOptions): void {
   const units = ['weeks', 'days', 'hours', 'minutes', 'seconds'] as const
   for (const unit of units) {
     const v = options[unit]
@@ -85,6 +84,10 @@ function markAction<F extends Function>(fn: F, options: ActionOptions): F {
   }
   if (options.cron !== undefined && typeof options.cron !== 'string') throw new TypeError('action cron must be a string')
   if (options.cron !== undefined && units.some(u => options[u] !== undefined)) throw new TypeError('action takes either cron or an interval, not both')
+}
+
+function markAction<F extends Function>(fn: F, options: ActionOptions): F {
+  if (typeof fn !== 'function') throw new TypeError('action() marks a function or a method')
   Object.defineProperty(fn, ACTION, { value: { ...options }, configurable: true })
   return fn
 }
@@ -107,6 +110,7 @@ export function action(options?: ActionOptions): MemberDecorator
 export function action(arg?: Function | ActionOptions, _context?: unknown): unknown {
   if (typeof arg === 'function') return markAction(arg, {})
   const options = arg ?? {}
+  checkAction(options)
   return <F extends Function>(fn: F): F => markAction(fn, options)
 }
 

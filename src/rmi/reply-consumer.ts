@@ -3,7 +3,7 @@
 // with the reply) or an object with any of accepted/rejected/started/progress/succeeded/failed.
 // Replies to an sn after its final reply are ignored, as gofer's blacklist does.
 import { logger } from '../log.js'
-import type { Subscription } from '../messaging/adapter.js'
+import type { Subscription, TlsOptions } from '../messaging/adapter.js'
 import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
 import { decode } from './envelope.js'
 import { readReply, type Reply } from './replies.js'
@@ -32,13 +32,14 @@ export class ReplyConsumer {
   /**
    * @param options.temporary declare a missing queue non-durable and auto-deleted when this
    * consumer stops (default: durable, so replies wait for a restarted consumer).
+   * @param options.tls TLS for an `amqps://` URL, as the Agent's `tls` option.
    */
-  constructor(readonly url: string, readonly queue: string, private readonly options: { temporary?: boolean } = {}) {}
+  constructor(readonly url: string, readonly queue: string, private readonly options: { temporary?: boolean; tls?: TlsOptions } = {}) {}
 
   /** Start consuming (declaring the queue if it does not exist yet). */
   async start(listener: ReplyListener | ((reply: Reply) => unknown)): Promise<void> {
     if (this.subscription) throw new Error('ReplyConsumer already started')
-    this.lease = acquireConnection(this.url)
+    this.lease = acquireConnection(this.url, { tls: this.options.tls })
     const connection = this.lease.connection
     try {
       if (!(await connection.queueExists(this.queue))) {

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto'
 import { ConnectionClosed, Rejected, RequestTimeout } from '../errors.js'
 import { logger } from '../log.js'
-import type { Subscription } from '../messaging/adapter.js'
-import { acquireConnection, type ConnectionLease } from '../messaging/registry.js'
+import type { Subscription, TlsOptions } from '../messaging/adapter.js'
+import { acquireConnection, tlsKey, type ConnectionLease } from '../messaging/registry.js'
 import { parseUrl } from '../messaging/url.js'
 import { decode } from './envelope.js'
 import { readReply } from './replies.js'
@@ -46,12 +46,13 @@ function isPlainStatus(body: Buffer): boolean {
 export class ReplyQueue {
   private static readonly byUrl = new Map<string, ReplyQueue>()
 
-  /** The shared reply queue for `url`; release() it when done. */
-  static acquire(url: string): ReplyQueue {
-    const key = parseUrl(url).key
+  /** The shared reply queue for `url` (and TLS options: one per pooled connection); release() it when done. */
+  static acquire(url: string, tls?: TlsOptions): ReplyQueue {
+    const parsed = parseUrl(url)
+    const key = parsed.key + tlsKey(parsed, tls)
     let queue = ReplyQueue.byUrl.get(key)
     if (!queue) {
-      queue = new ReplyQueue(url, key)
+      queue = new ReplyQueue(url, key, tls)
       ReplyQueue.byUrl.set(key, queue)
     }
     queue.refs++
@@ -66,8 +67,8 @@ export class ReplyQueue {
   private subscribed: Promise<Subscription> | null = null
   private closed = false
 
-  private constructor(url: string, private readonly key: string) {
-    this.lease = acquireConnection(url, { retry: false })
+  private constructor(url: string, private readonly key: string, tls: TlsOptions | undefined) {
+    this.lease = acquireConnection(url, { retry: false, tls })
   }
 
   /** Declare and consume the queue (once). */
