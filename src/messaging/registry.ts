@@ -4,6 +4,7 @@ import { AdapterNotFound } from '../errors.js'
 import type { Adapter, ConnectOptions, Connection, TlsOptions } from './adapter.js'
 import { memoryAdapter } from './memory.js'
 import { amqp091Adapter } from './amqp091/adapter.js'
+import { amqp10Adapter } from './amqp10/adapter.js'
 import { parseUrl, type BrokerUrl } from './url.js'
 
 const adapters = new Map<string, Adapter>()
@@ -16,6 +17,7 @@ export function registerAdapter(adapter: Adapter): void {
 
 registerAdapter(memoryAdapter)
 registerAdapter(amqp091Adapter)
+registerAdapter(amqp10Adapter)
 
 /** The adapter a URL selects: its prefix, or AMQP 0-9-1 when it has none. */
 export function adapterFor(url: BrokerUrl): Adapter {

@@ -1,0 +1,265 @@
+// The AMQP 1.0 adapter (rhea 3.x): the Connection contract of ../adapter.ts on top of the
+// reconnecting Link10, cached sender links, one receiver link per subscription, and queue
+// management by broker (topology.ts). Selected by the URL prefixes amqp-1-0+, proton+, qpid+, rhea+.
+import { EventEmitter } from 'node:events'
+import type { Connection as RheaConnection } from 'rhea'
+import { ConnectionClosed, ConnectionError, GoferError, InvalidArgument, NotFound } from '../../errors.js'
+import { logger } from '../../log.js'
+import type {
+  Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, SendOptions, Subscription,
+} from '../adapter.js'
+import { delay } from '../amqp091/backoff.js'
+import type { BrokerUrl } from '../url.js'
+import { displayUrl } from '../url.js'
+import { LinkLost } from './attach.js'
+import { encodeMessage } from './codec.js'
+import { Link10 } from './connection.js'
+import { Consumer10, ConsumerSet10, DEFAULT_PREFETCH, type ConsumerHost10 } from './consumer.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS } from './dial.js'
+import { dialectOf, type Dialect } from './dialect.js'
+import { NotTaken, SenderPool } from './sender.js'
+import { brokerModel, type BrokerModel } from './topology.js'
+
+const log = logger('gofer.messaging')
+
+export class Amqp10Connection extends EventEmitter implements Connection {
+  private readonly link: Link10
+  private readonly consumers = new ConsumerSet10()
+  private readonly senders = new SenderPool()
+  /** Declared queue specs, re-declared before consumers re-attach after a reconnect. */
+  private readonly specs = new Map<string, QueueSpec>()
+  /** Queues known to exist on the current connection (checked before the first send to each). */
+  private readonly known = new Set<string>()
+  private dialect: Dialect | null = null
+  private model: BrokerModel | null = null
+  private readonly sendTimeoutMs: number
+  private readonly connectTimeoutMs: number
+  private closing: Promise<void> | null = null
+
+  constructor(readonly url: BrokerUrl, private readonly options: ConnectOptions = {}) {
+    super()
+    this.sendTimeoutMs = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS
+    this.connectTimeoutMs = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS
+    this.link = new Link10(url, options, conn => this.restore(conn))
+    this.link.on('up', () => this.announce('connected'))
+    this.link.on('down', () => this.announce('disconnected'))
+    this.link.start()
+  }
+
+  /** Which broker family the connection found ('rabbitmq-v1' or 'plain'); null before connecting. */
+  get brokerDialect(): string | null {
+    return this.dialect?.name ?? null
+  }
+
+  ready(): Promise<void> {
+    if (this.closing) return Promise.reject(new ConnectionClosed())
+    return this.link.ready(this.connectTimeoutMs)
+  }
+
+  async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
+    this.checkOpen()
+    if (!Buffer.isBuffer(body)) throw new InvalidArgument(`send to "${address}": the body must be a Buffer`)
+    const message = encodeMessage(body, options)
+    const deadline = Date.now() + this.sendTimeoutMs
+    let stale: RheaConnection | null = null
+    for (;;) {
+      this.checkOpen()
+      const left = deadline - Date.now()
+      if (left <= 0) throw new ConnectionError(`cannot send to "${address}": no usable connection within ${this.sendTimeoutMs} ms`)
+      let conn: RheaConnection
+      try {
+        conn = await this.link.whenUp(left, stale)
+      } catch (err) {
+        if (this.closing) return this.closedUnder()
+        throw err
+      }
+      const target = this.dialect!.target(address)
+      try {
+        if (target.queue !== null) await this.mustExist(target.queue, address)
+        const sender = await this.senders.senderFor(conn, target.node, address)
+        this.checkOpen()
+        const written = sender.write(message)
+        if (!written) {
+          await sender.whenSendable(Math.min(left, 1000))
+          continue
+        }
+        return await written
+      } catch (err) {
+        if (this.closing) return this.closedUnder()
+        if (err instanceof NotTaken) {
+          await delay(50)
+          continue
+        }
+        if (err instanceof GoferError) throw err
+        if (err instanceof LinkLost) {
+          stale = conn
+          continue
+        }
+        throw new ConnectionError(`cannot send to "${address}": ${(err as Error).message}`, { cause: err })
+      }
+    }
+  }
+
+  async declareQueue(spec: QueueSpec): Promise<void> {
+    const model = await this.brokerModel(`declare queue "${spec.name}"`)
+    await model.declare(spec)
+    this.specs.delete(spec.name)
+    this.specs.set(spec.name, { ...spec })
+    this.known.add(spec.name)
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.checkOpen()
+    this.specs.delete(name)
+    this.known.delete(name)
+    // Detach our own receivers first: RabbitMQ 3.10 crashes the session of a 1.0 receiver whose
+    // queue is deleted and then closes the whole connection (brokers.md §4.4).
+    await Promise.all(this.consumers.forQueue(name).map(c => c.endQuietly()))
+    const model = await this.brokerModel(`delete queue "${name}"`)
+    await model.delete(name)
+  }
+
+  async queueExists(name: string): Promise<boolean> {
+    const model = await this.brokerModel(`check queue "${name}"`)
+    return model.exists(name)
+  }
+
+  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions = {}): Promise<Subscription> {
+    const host: ConsumerHost10 = {
+      current: () => this.link.current(),
+      source: q => this.dialect!.source(q),
+      report: err => this.report(err),
+      ended: c => this.consumers.delete(c),
+    }
+    const consumer = new Consumer10(queue, handler, options.prefetch ?? DEFAULT_PREFETCH, host)
+    const deadline = Date.now() + this.sendTimeoutMs
+    let stale: RheaConnection | null = null
+    for (;;) {
+      this.checkOpen()
+      let conn: RheaConnection
+      try {
+        conn = await this.link.whenUp(deadline - Date.now(), stale)
+        await consumer.start(conn)
+      } catch (err) {
+        if (this.closing) throw new ConnectionClosed()
+        if (err instanceof LinkLost && Date.now() < deadline) {
+          stale = this.link.current()
+          continue
+        }
+        throw err
+      }
+      this.consumers.add(consumer)
+      return consumer
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  /** Test hook (not part of the contract): destroy the socket as a network failure would. */
+  _dropForTest(): void {
+    this.link.dropForTest()
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasUp = this.link.current() !== null
+    this.senders.close(new ConnectionClosed())
+    await this.consumers.cancelAll()
+    await this.link.close()
+    await this.model?.close()
+    if (wasUp) this.announce('disconnected')
+  }
+
+  /** Every fresh connection: pick the dialect, re-declare queues, then re-attach consumers. */
+  private async restore(conn: RheaConnection): Promise<void> {
+    this.senders.reset(conn)
+    this.known.clear()
+    const dialect = dialectOf(conn)
+    if (this.dialect?.name !== dialect.name) {
+      if (this.dialect) log.warn({ from: this.dialect.name, to: dialect.name }, 'the broker behind the URL changed')
+      this.dialect = dialect
+      const old = this.model
+      this.model = brokerModel(dialect.name, this.url, this.options)
+      void old?.close()
+    }
+    for (const spec of [...this.specs.values()]) {
+      try {
+        await this.model!.declare(spec)
+      } catch (err) {
+        if (err instanceof ConnectionClosed) throw err
+        log.error({ queue: spec.name, err: (err as Error).message }, 'cannot re-declare queue after reconnect')
+        this.report(err as Error)
+      }
+    }
+    await this.consumers.restore(conn, err => this.report(err))
+  }
+
+  /** The queue management for the broker (known once connected). */
+  private async brokerModel(what: string): Promise<BrokerModel> {
+    this.checkOpen()
+    if (!this.model) {
+      try {
+        await this.link.whenUp(this.sendTimeoutMs)
+      } catch (err) {
+        throw this.closing ? new ConnectionClosed() : new ConnectionError(`cannot ${what}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    this.checkOpen()
+    return this.model!
+  }
+
+  /**
+   * RabbitMQ drops messages sent to a missing queue's `/amq/queue/` address without telling
+   * us, so check once per queue and connection. A queue deleted later is not noticed until
+   * the next reconnect (documented limitation).
+   */
+  private async mustExist(queue: string, address: string): Promise<void> {
+    if (this.known.has(queue)) return
+    const model = await this.brokerModel(`send to "${address}"`)
+    if (!(await model.exists(queue))) throw new NotFound(address, `no queue '${queue}'`)
+    this.known.add(queue)
+  }
+
+  private report(err: Error): void {
+    if (this.listenerCount('error') === 0) {
+      log.warn({ url: displayUrl(this.url), err: err.message }, 'messaging error (no listener)')
+      return
+    }
+    try {
+      this.emit('error', err)
+    } catch (thrown) {
+      log.error({ err: (thrown as Error).message }, "an 'error' listener threw")
+    }
+  }
+
+  private announce(event: 'connected' | 'disconnected'): void {
+    try {
+      this.emit(event)
+    } catch (err) {
+      log.error({ event, err: (err as Error).message }, 'connection listener threw')
+    }
+  }
+
+  /**
+   * A send that close() interrupted rejects ConnectionClosed once close() has finished, so a
+   * caller that awaits close() first still sees the rejection as handled.
+   */
+  private async closedUnder(): Promise<never> {
+    await this.closing?.catch(() => undefined)
+    throw new ConnectionClosed()
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new ConnectionClosed()
+  }
+}
+
+export const amqp10Adapter: Adapter = {
+  name: 'amqp-1-0',
+  provides: ['amqp-1-0', 'proton', 'qpid', 'rhea'],
+  connect(url: BrokerUrl, options?: ConnectOptions): Connection {
+    return new Amqp10Connection(url, options)
+  },
+}

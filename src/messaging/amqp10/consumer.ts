@@ -1,0 +1,226 @@
+// Subscriptions over AMQP 1.0: one receiver link per consumer, on its own session, with manual
+// settlement and credit that works like 0-9-1 prefetch.
+//
+// * `autoaccept: false` and the message listener attached in the same tick as open_receiver:
+//   RabbitMQ pushes queued messages right after the attach, and rhea auto-accepts (and so loses)
+//   a delivery nobody listens for (brokers.md §4.4).
+// * Credit: rhea's credit_window refills on *receipt*, so unacked deliveries would be unbounded.
+//   We grant `prefetch` once and one more credit per settled delivery (batched per loop turn).
+// * Settlement: ack → accepted; reject(true) → released (RabbitMQ requeues at the head and clears
+//   first_acquirer); reject(false) → rejected (dropped or dead-lettered). Never `modified`:
+//   RabbitMQ 3.10 ends the session for it.
+// * Cancel detaches the link and ends the session: RabbitMQ requeues unsettled deliveries only
+//   when the session ends (brokers.md §4.4), which is why the session is not shared.
+import type { Connection as RheaConnection, EventContext, Receiver } from 'rhea'
+import { GoferError, NotFound } from '../../errors.js'
+import { logger } from '../../log.js'
+import type { Delivery, MessageHandler, Subscription } from '../adapter.js'
+import { Backoff } from '../amqp091/backoff.js'
+import { attachLink, LinkLost, type AttachedLink } from './attach.js'
+import { bodyBytes, isRedelivered } from './codec.js'
+
+const log = logger('gofer.messaging')
+
+export const DEFAULT_PREFETCH = 100
+
+export interface ConsumerHost10 {
+  /** The live rhea connection, or null while reconnecting. */
+  current(): RheaConnection | null
+  /** The receiver source address for a queue (the broker dialect). */
+  source(queue: string): string
+  report(error: Error): void
+  ended(consumer: Consumer10): void
+}
+
+export class Consumer10 implements Subscription {
+  private attached: AttachedLink<Receiver> | null = null
+  private starting = false
+  private cancelled = false
+  private restartTimer: NodeJS.Timeout | null = null
+  private credit = 0
+  private creditScheduled = false
+  private readonly backoff = new Backoff()
+
+  constructor(
+    readonly queue: string,
+    private readonly handler: MessageHandler,
+    readonly prefetch: number,
+    private readonly host: ConsumerHost10,
+  ) {}
+
+  get active(): boolean {
+    return !this.cancelled
+  }
+
+  /** Attach the receiver on `conn`. Rejects NotFound (missing queue), LinkLost (connection gone). */
+  async start(conn: RheaConnection): Promise<void> {
+    if (this.cancelled) return
+    this.starting = true
+    try {
+      const source = this.host.source(this.queue)
+      const attached = await attachLink(conn, 'receiver', this.queue, session => {
+        const receiver = session.open_receiver({ source: { address: source }, autoaccept: false, credit_window: 0 })
+        receiver.on('message', ctx => this.onMessage(receiver, ctx))
+        return receiver
+      }, error => this.brokerEnded(conn, error))
+      if (this.cancelled) {
+        await attached.close()
+        return
+      }
+      this.attached = attached
+      attached.link.add_credit(this.prefetch)
+    } finally {
+      this.starting = false
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.cancelled) return
+    this.end()
+    const attached = this.attached
+    this.attached = null
+    await attached?.close()
+  }
+
+  /** End without reporting (the queue is being deleted through this connection). */
+  async endQuietly(): Promise<void> {
+    await this.cancel()
+  }
+
+  /** A new connection is coming: the old link died with the old connection. */
+  forget(): void {
+    this.attached = null
+  }
+
+  private end(): void {
+    this.cancelled = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    this.host.ended(this)
+  }
+
+  private onMessage(receiver: Receiver, ctx: EventContext): void {
+    const rheaDelivery = ctx.delivery
+    const message = ctx.message
+    if (!rheaDelivery || !message) return
+    // In flight when cancel() ran: ending the session gives it back.
+    if (this.cancelled) return
+    let settled = false
+    const settle = (op: () => void): void => {
+      if (settled) return
+      settled = true
+      // After cancel or a reconnect the delivery belongs to a dead link: the broker has
+      // requeued it already (or will when the session ends), so settling is a no-op.
+      if (this.attached?.link !== receiver || !receiver.is_open()) return
+      try {
+        op()
+      } catch (err) {
+        log.debug({ queue: this.queue, err: (err as Error).message }, 'settle on a closed link ignored')
+      }
+      this.grant(receiver)
+    }
+    const delivery: Delivery = {
+      body: bodyBytes(message),
+      redelivered: isRedelivered(message),
+      ack: () => settle(() => rheaDelivery.accept()),
+      reject: (requeue: boolean) => settle(() => (requeue ? rheaDelivery.release() : rheaDelivery.reject())),
+    }
+    try {
+      const result: unknown = this.handler(delivery)
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        ;(result as Promise<unknown>).then(undefined, (err: unknown) => this.handlerFailed(err))
+      }
+    } catch (err) {
+      this.handlerFailed(err)
+    }
+  }
+
+  /** One credit back per settled delivery, flowed once per loop turn. */
+  private grant(receiver: Receiver): void {
+    this.credit++
+    if (this.creditScheduled) return
+    this.creditScheduled = true
+    setImmediate(() => {
+      this.creditScheduled = false
+      const n = this.credit
+      this.credit = 0
+      if (n > 0 && this.attached?.link === receiver && receiver.is_open()) receiver.add_credit(n)
+    })
+  }
+
+  private handlerFailed(err: unknown): void {
+    // Unsettled: the message comes back when this link's session or the connection ends.
+    log.error({ queue: this.queue, err: err instanceof Error ? err.message : String(err) }, 'message handler threw')
+  }
+
+  /** The broker ended our session while the connection stayed up (queue deleted, ...). */
+  private brokerEnded(conn: RheaConnection, error: GoferError): void {
+    if (this.cancelled || this.host.current() !== conn) return
+    this.attached = null
+    log.warn({ queue: this.queue, err: error.message }, 'consumer link ended by the broker; resubscribing')
+    this.retryLater()
+  }
+
+  retryLater(): void {
+    if (this.restartTimer || this.cancelled) return
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null
+      void this.restart()
+    }, this.backoff.next())
+  }
+
+  private async restart(): Promise<void> {
+    const conn = this.host.current()
+    if (!conn || this.cancelled || this.attached || this.starting) return
+    try {
+      await this.start(conn)
+      this.backoff.reset()
+    } catch (err) {
+      if (err instanceof NotFound) {
+        this.end()
+        this.host.report(err)
+      } else if (!(err instanceof LinkLost)) {
+        this.host.report(err as Error)
+        this.retryLater()
+      }
+    }
+  }
+}
+
+/** The live subscriptions of one connection, re-attached after every reconnect. */
+export class ConsumerSet10 {
+  private readonly live = new Set<Consumer10>()
+
+  add(consumer: Consumer10): void {
+    if (consumer.active) this.live.add(consumer)
+  }
+
+  delete(consumer: Consumer10): void {
+    this.live.delete(consumer)
+  }
+
+  forQueue(queue: string): Consumer10[] {
+    return [...this.live].filter(c => c.queue === queue)
+  }
+
+  /** Re-attach everything; a lost connection is thrown, a missing queue ends that subscription. */
+  async restore(conn: RheaConnection, report: (err: Error) => void): Promise<void> {
+    for (const consumer of [...this.live]) {
+      consumer.forget()
+      try {
+        await consumer.start(conn)
+      } catch (err) {
+        if (err instanceof LinkLost) throw err
+        log.error({ queue: consumer.queue, err: (err as Error).message }, 'cannot resubscribe after reconnect')
+        if (err instanceof NotFound) await consumer.endQuietly()
+        else consumer.retryLater()
+        report(err as Error)
+      }
+    }
+  }
+
+  async cancelAll(): Promise<void> {
+    await Promise.allSettled([...this.live].map(c => c.cancel()))
+    this.live.clear()
+  }
+}
