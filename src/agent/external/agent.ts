@@ -93,8 +93,8 @@ export class ExternalAgent {
     const label = `${this.name}#${action}`
     const spec = this.ddl.actions.get(action)
     if (!spec) throw new ExternalAgentError(this.name, action, UNKNOWN_ACTION, `Unknown action ${action} for agent ${this.name}`, {})
-    const abort = (message: string, extra: Record<string, unknown> = {}): never => {
-      throw new ExternalAgentError(this.name, action, ABORTED, message, {}, extra)
+    const abort = (statusmsg: string, extra: Record<string, unknown> = {}, message?: string): never => {
+      throw new ExternalAgentError(this.name, action, ABORTED, statusmsg, {}, extra, message)
     }
     if (!isFile(this.executable)) abort(`Cannot call external agent ${label}: agent executable was not found`)
     // A copy: the caller's object is not ours to change (defaults, process_results).
@@ -104,7 +104,9 @@ export class ExternalAgent {
       validateInputs(spec, data)
     } catch (error) {
       if (!(error instanceof InputInvalid)) throw error
-      abort(`Validation failed: ${error.message}`, { input: error.input, rule: error.rule })
+      // Choria's text names the input but not always the rule (shellsafe): the message adds it.
+      const statusmsg = `Validation failed: ${error.message}`
+      abort(statusmsg, { input: error.input, rule: error.rule }, `${statusmsg} [rule: ${error.rule}]`)
     }
     const request = {
       $schema: RPC_SCHEMA,

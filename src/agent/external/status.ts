@@ -33,8 +33,9 @@ export class ExternalAgentError extends Error {
   readonly data: Record<string, unknown>
   readonly agent: string
   readonly action: string
-  constructor(agent: string, action: string, statuscode: number, statusmsg: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-    super(statusmsg || statusName(statuscode))
+  /** `message` defaults to statusmsg; statusmsg itself always stays exactly what Choria says. */
+  constructor(agent: string, action: string, statuscode: number, statusmsg: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}, message?: string) {
+    super(message ?? (statusmsg || statusName(statuscode)))
     this.name = statusName(statuscode)
     this.agent = agent
     this.action = action
