@@ -171,7 +171,7 @@ export interface Decoded {
  * Never throws.
  */
 export function decode(body: Buffer | string): Decoded {
-  const text = typeof body === 'string' ? body : body.toString('utf8')
+  const text = typeof body === 'string' ? body : amqpValueString(body) ?? body.toString('utf8')
   const outer = parseObject(text)
   if (!outer.value) return { document: null, original: text, signature: null, problem: outer.problem }
   const message = outer.value.message
@@ -182,6 +182,19 @@ export function decode(body: Buffer | string): Decoded {
     return { document: inner.value, original: message, signature, problem: null }
   }
   return { document: outer.value, original: text, signature: null, problem: null }
+}
+
+/**
+ * The string inside an encoded AMQP 1.0 amqp-value section, or null. Python gofer's proton
+ * adapter sends its JSON as an amqp-value string, and RabbitMQ hands such a message to a 0-9-1
+ * consumer as the encoded section: 00 53 77, then a1 <len8> or b1 <len32> and the UTF-8 text
+ * (docs/adapters.md). Only an exact, complete encoding is unwrapped; JSON never starts with 00.
+ */
+export function amqpValueString(body: Buffer): string | null {
+  if (body.length < 5 || body[0] !== 0x00 || body[1] !== 0x53 || body[2] !== 0x77) return null
+  if (body[3] === 0xa1 && body.length === 5 + body[4]!) return body.toString('utf8', 5)
+  if (body[3] === 0xb1 && body.length >= 8 && body.length === 8 + body.readUInt32BE(4)) return body.toString('utf8', 8)
+  return null
 }
 
 function parseObject(text: string): { value: Document | null; problem: string | null } {
