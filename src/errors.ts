@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'REQUEST_TIMEOUT'
   | 'REMOTE'
+  | 'CANCELLED'
   | 'REJECTED'
   | 'INVALID_ARGUMENT'
   | 'DESCRIPTOR'
@@ -112,6 +113,15 @@ export class RemoteError extends GoferError implements RemoteFailure {
     const { trace: _trace, ...rest } = this.xstate
     return rest
   }
+}
+
+/**
+ * The request was cancelled (Admin.cancel) before it could answer: the agent's final reply is
+ * an exception of class `Cancelled` from `gofer.rmi.tracker`. A RemoteError, so code catching
+ * RemoteError still sees it; branch on `code === 'CANCELLED'` or instanceof Cancelled.
+ */
+export class Cancelled extends RemoteError {
+  override readonly code: ErrorCode = 'CANCELLED'
 }
 
 function lastLine(text: string): string {

@@ -14,6 +14,8 @@ import { PidFile } from './pidfile.js'
 import { Plugin } from './plugin.js'
 import { PluginDisabled, PluginOps } from './plugin-ops.js'
 import { report } from './report.js'
+import { defaultStateDir } from './journal.js'
+import { tracker } from '../rmi/tracker.js'
 
 const log = logger('gofer.agent')
 
@@ -28,8 +30,14 @@ export interface DaemonOptions {
   pidFile?: string | null
   /** Override agent.conf's `[management]` (tests: port 0 picks a free port). */
   management?: Partial<AgentConf['management']>
-  /** Admin.cancel's work for the management `cancel` method, once a request tracker exists. */
+  /** Admin.cancel's work for the management `cancel` method. @default tracker.cancelRequests */
   cancel?: (options: { sn?: string; criteria?: unknown }) => unknown
+  /**
+   * Where the pending journal lives (`<stateDir>/messaging/pending/<plugin>/`); null: no journal
+   * (the ack then waits for the final reply). @default defaultStateDir(etc): GOFER_STATE_DIR,
+   * else /var/lib/gofer for /etc/gofer, else <etc>/state
+   */
+  stateDir?: string | null
 }
 
 export class Daemon {
@@ -48,7 +56,8 @@ export class Daemon {
     this.conf = readAgentConf(this.etc)
     this.agentConf = this.conf.sections
     this.pluginPath = options.pluginPath ?? defaultPluginPath()
-    this.ops = new PluginOps(d => new Plugin(d, { url: this.options.url, pluginPath: this.pluginPath }), join(this.etc, 'plugins'))
+    const stateDir = options.stateDir === undefined ? defaultStateDir(this.etc) : options.stateDir
+    this.ops = new PluginOps(d => new Plugin(d, { url: this.options.url, pluginPath: this.pluginPath, stateDir }), join(this.etc, 'plugins'))
     this.applyLogging()
   }
 
@@ -107,7 +116,7 @@ export class Daemon {
         load: async path => void (await this.ops.load(path)),
         reload: async name => void (await this.ops.reload(name)),
         unload: name => this.ops.unload(name),
-        cancel: this.options.cancel,
+        cancel: this.options.cancel ?? (o => tracker.cancelRequests(o)),
       }, { host: management.host, port: management.port, log })
       try {
         await this.manager.start()

@@ -12,9 +12,14 @@ export class Executor {
     return this.running + this.waiting.length
   }
 
-  /** Run `task` when a slot is free; resolves or rejects with the task's outcome. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>(resolve => this.waiting.push(resolve))
+  /**
+   * Run `task` when a slot is free; resolves or rejects with the task's outcome. When `signal`
+   * aborts while the task still waits for a slot, it leaves the line and rejects with the
+   * signal's reason (a cancelled request must not wait for a busy plugin to be answered).
+   */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw signal.reason
+    if (this.running >= this.limit) await this.wait(signal)
     else this.running++
     try {
       return await task()
@@ -24,5 +29,21 @@ export class Executor {
       if (next) next()
       else this.running--
     }
+  }
+
+  private wait(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const granted = (): void => {
+        signal?.removeEventListener('abort', aborted)
+        resolve()
+      }
+      const aborted = (): void => {
+        const i = this.waiting.indexOf(granted)
+        if (i >= 0) this.waiting.splice(i, 1)
+        reject(signal!.reason)
+      }
+      this.waiting.push(granted)
+      signal?.addEventListener('abort', aborted, { once: true })
+    })
   }
 }

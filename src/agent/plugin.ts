@@ -19,6 +19,11 @@ import { addToCatalog } from './external/namespace.js'
 import { ActionScheduler } from './actions.js'
 import { ForwardingDispatcher } from './forwarding.js'
 import { Hooks } from './hooks.js'
+import { Journal, pendingDir } from './journal.js'
+import { runForked } from './fork/call.js'
+import { registerCallModel } from '../rmi/dispatcher.js'
+
+registerCallModel('fork', runForked)
 
 /** How long stop() waits for calls in flight to be answered. */
 const DRAIN_MS = 30_000
@@ -50,7 +55,7 @@ export class Plugin {
   private stopping = false
   private attachDone: Promise<void> | null = null
 
-  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[] }) {
+  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[]; stateDir?: string | null }) {
     this.log = logger(descriptor.name)
   }
 
@@ -91,12 +96,8 @@ export class Plugin {
     this.catalog = collate(this.name, exports)
     this.hooks = Hooks.fromExports(this.name, exports)
     this.actions = ActionScheduler.fromExports(this.name, exports, this.log)
-    for (const ns of this.catalog.values()) {
-      for (const member of ns.members.values()) {
-        // Refuse rather than run a fork-model method in the daemon without the isolation it asked for.
-        if (member.model === 'fork') throw new PluginError(`${this.modulePath}: ${ns.name}.${member.name}: call model "fork" is not supported yet`)
-      }
-    }
+    // A fork-model call imports the module again in its child process.
+    for (const ns of this.catalog.values()) ns.source = this.modulePath
     if (this.descriptor.external) {
       this.external = await loadExternalAgents(this.descriptor.external, this.log, new Set(this.catalog.keys()))
       addToCatalog(this.catalog, this.external)
@@ -138,8 +139,12 @@ export class Plugin {
       executor: new Executor(d.threads),
       builtin: { classname: BUILTIN_CLASS, dispatcher: new Dispatcher([{ module: 'gofer.agent.builtin', catalog: builtinCatalog }]), executor: builtinExecutor },
       latency: d.latency,
+      // With a state directory, requests are journaled before the ack and replayed at start.
+      journal: this.options.stateDir ? Journal.at(pendingDir(this.options.stateDir, this.name), this.log) : null,
     })
-    this.attachDone = this.attach(connection)
+    const handler = this.handler
+    // Journaled requests first (they are older than anything the queue will deliver).
+    this.attachDone = handler.replay().then(() => this.attach(connection))
   }
 
   /** Resolves once the plugin consumes its queue (tests and the demo wait on it). */

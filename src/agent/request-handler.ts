@@ -1,16 +1,23 @@
 // The agent's request pipeline for one plugin queue (reference/gofer.md §4.7):
 //   read -> validate (rejected reply, or log-and-drop when there is nowhere to reply)
-//   -> accepted -> wait for a slot (threads) -> started -> dispatch -> result -> ack.
-// The broker ack comes only after the final reply has been published and confirmed, so a crash
-// at any point before it means redelivery (at-least-once), never a lost request.
+//   -> accepted -> journal (fsynced) -> ack -> wait for a slot (threads) -> latency -> started
+//   -> dispatch -> result (confirmed) -> journal entry deleted.
+// The broker ack comes only once the request is on disk, so a crash at any point means either
+// redelivery or a replay from the journal at restart (at-least-once), never a lost request. With
+// no journal (or when the disk refuses) the ack waits for the confirmed final reply instead.
+// Every accepted request is tracked for Admin.cancel; a cancelled one still gets a final reply.
 import type { Connection, Delivery } from '../messaging/adapter.js'
 import type { Logger } from '../log.js'
 import { Context } from '../rmi/context.js'
 import type { Dispatcher } from '../rmi/dispatcher.js'
 import { decode } from '../rmi/envelope.js'
 import { Replier } from '../rmi/replier.js'
+import { CancelledError, tracker, type TrackedRequest } from '../rmi/tracker.js'
+import { failureOf } from '../rmi/failure.js'
+import type { Document, ResultBody } from '../rmi/envelope.js'
 import { checkRequest, readReplyTo, type ValidRequest } from '../rmi/validate.js'
 import type { Executor } from './executor.js'
+import type { Journal } from './journal.js'
 
 export interface HandlerDeps {
   connection: Connection
@@ -24,6 +31,8 @@ export interface HandlerDeps {
   builtin: { classname: string; dispatcher: Dispatcher; executor: Executor }
   /** Delay before each call starts, seconds (`[main] latency`). */
   latency: number
+  /** Where accepted requests are persisted before the ack; null: ack after the final reply. */
+  journal?: Journal | null
 }
 
 export class RequestHandler {
@@ -82,22 +91,88 @@ export class RequestHandler {
     }
     const request = checked.request
     const replier = new Replier(connection, log, request.sn, request.data, request.replyto)
+    // Tracked from now on, so a cancel arriving while the journal write is on its way still counts.
+    const tracked = tracker.add(request.sn as string, request.data)
     void replier.accepted()
-    this.track(this.execute(request, replier).then(() => delivery.ack()))
+    const journal = this.deps.journal
+    if (!journal) {
+      this.track(this.execute(request, replier, tracked).then(() => delivery.ack()))
+      return
+    }
+    this.track(journal.write(decoded.document).then(
+      file => {
+        delivery.ack()
+        return this.execute(request, replier, tracked).then(() => journal.remove(file))
+      },
+      error => {
+        log.error({ err: error, sn: request.sn }, 'journal write failed: the ack waits for the final reply')
+        return this.execute(request, replier, tracked).then(() => delivery.ack())
+      },
+    ))
   }
 
-  private async execute(request: ValidRequest, replier: Replier): Promise<void> {
+  /**
+   * Answer the requests a previous run journaled and did not finish (oldest first), before any
+   * new delivery: `started` and the result are sent again, `accepted` is not (gofer's replay).
+   * Resolves once they are queued; returns how many. A file that is not a valid request is set
+   * aside and reported, never fatal.
+   */
+  async replay(): Promise<number> {
+    const { journal, log, connection } = this.deps
+    if (!journal) return 0
+    let entries: Awaited<ReturnType<Journal['pending']>>
+    try {
+      entries = await journal.pending()
+    } catch (error) {
+      log.error({ err: error, dir: journal.dir }, 'journal: cannot read pending requests; none replayed')
+      return 0
+    }
+    let replayed = 0
+    for (const { file, document } of entries) {
+      const checked = checkRequest(document as Document)
+      if (!checked.ok) {
+        await journal.setAside(file, `${checked.rejection.description}: ${checked.rejection.details}`)
+        continue
+      }
+      const request = checked.request
+      const replier = new Replier(connection, log, request.sn, request.data, request.replyto)
+      const tracked = tracker.add(request.sn as string, request.data)
+      this.track(this.execute(request, replier, tracked).then(() => journal.remove(file)))
+      replayed++
+    }
+    if (replayed > 0) log.info({ replayed, dir: journal.dir }, 'journal: replaying requests accepted before a restart')
+    return replayed
+  }
+
+  private async execute(request: ValidRequest, replier: Replier, tracked: TrackedRequest): Promise<void> {
     const { builtin } = this.deps
     const isBuiltin = request.classname === builtin.classname
     const dispatcher = isBuiltin ? builtin.dispatcher : this.deps.dispatcher
     const executor = isBuiltin ? builtin.executor : this.deps.executor
-    const result = await executor.run(async () => {
-      if (this.deps.latency > 0 && !isBuiltin) await sleep(this.deps.latency * 1000)
-      void replier.started()
-      const context = new Context(request.sn as string, request.data, (total, completed, details) =>
-        replier.progress(total, completed, details))
-      return dispatcher.dispatch(request, context)
-    })
+    let result: ResultBody
+    try {
+      result = await executor.run(async () => {
+        if (this.deps.latency > 0 && !isBuiltin) await sleep(this.deps.latency * 1000, tracked.signal)
+        if (tracked.cancelled) throw tracked.signal.reason
+        void replier.started()
+        const context = new Context(request.sn as string, request.data, (total, completed, details) =>
+          replier.progress(total, completed, details))
+        // A cancel from now on reaches the running call: a flag for direct code, a kill for fork.
+        const onAbort = (): void => context.cancel()
+        tracked.signal.addEventListener('abort', onAbort, { once: true })
+        try {
+          return await dispatcher.dispatch(request, context)
+        } finally {
+          tracked.signal.removeEventListener('abort', onAbort)
+        }
+      }, tracked.signal)
+    } catch (error) {
+      // Cancelled while queued or in its latency: answered now (gofer sends nothing, §10).
+      result = failureOf(error, this.deps.module)
+      if (error instanceof CancelledError) this.deps.log.info({ sn: request.sn }, 'request cancelled before it started')
+    } finally {
+      tracked.done()
+    }
     if ('exval' in result) this.deps.log.info({ sn: request.sn, target: `${request.classname}.${request.method}`, xclass: result.xclass }, 'call raised')
     await replier.result(result, this.deps.module)
   }
@@ -110,6 +185,15 @@ export class RequestHandler {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms))
+/** Wait `ms`; a cancel ends the wait early (the request is then answered as cancelled). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }

@@ -16,9 +16,12 @@ const program = new Command('goferd')
   .option('-P, --plugin-path <dirs>', 'colon-separated directories searched for plugin modules (before the defaults)')
   .option('--pid-file <path>', 'single instance: refuse to start while a live goferd holds this file (default: /var/run/goferd.pid for /etc/gofer, else <config>/goferd.pid)', process.env.GOFER_PID_FILE)
   .option('--no-pid-file', 'run without a pid file (no single-instance check)')
+  .option('-s, --state-dir <dir>', 'where the pending journal lives (env GOFER_STATE_DIR; default: /var/lib/gofer for /etc/gofer, else <config>/state)')
   .parse(process.argv)
 
-const options = program.opts<{ config: string; url?: string; pluginPath?: string; pidFile?: string | false }>()
+const options = program.opts<{ config: string; url?: string; pluginPath?: string; pidFile?: string | false; stateDir?: string }>()
+// Through the environment, so every Daemon this file builds (and forked children) agree.
+if (options.stateDir) process.env.GOFER_STATE_DIR = resolve(options.stateDir)
 if (options.pluginPath) process.env.GOFER_PLUGIN_PATH = [options.pluginPath, process.env.GOFER_PLUGIN_PATH].filter(Boolean).join(':')
 
 process.on('unhandledRejection', error => log.error({ err: error }, 'unhandled rejection (bug); goferd keeps running'))

@@ -21,6 +21,8 @@ export interface Namespace {
   cls: (new (...args: unknown[]) => object) | null
   ctorParams: Param[] | null
   members: Map<string, RemoteMember>
+  /** The module file that defines it: a fork-model call imports it again in a child process. */
+  source?: string | null
 }
 
 export type Catalog = Map<string, Namespace>

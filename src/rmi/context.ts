@@ -34,6 +34,7 @@ export class Context {
   readonly data: unknown
   readonly progress: Progress
   #cancelled = false
+  readonly #listeners: Array<() => void> = []
   constructor(sn: string | null, data: unknown, sink: ProgressSink | null) {
     this.sn = sn
     this.data = data
@@ -43,9 +44,23 @@ export class Context {
   cancelled(): boolean {
     return this.#cancelled
   }
-  /** @internal Marks the call cancelled (Admin.cancel). */
+  /** @internal Marks the call cancelled (Admin.cancel) and tells the listeners (a fork's killer). */
   cancel(): void {
+    if (this.#cancelled) return
     this.#cancelled = true
+    for (const listener of this.#listeners.splice(0)) listener()
+  }
+  /** @internal Run `listener` once when the call is cancelled (at once if it already is). */
+  onCancel(listener: () => void): () => void {
+    if (this.#cancelled) {
+      listener()
+      return () => undefined
+    }
+    this.#listeners.push(listener)
+    return () => {
+      const i = this.#listeners.indexOf(listener)
+      if (i >= 0) this.#listeners.splice(i, 1)
+    }
   }
 
   /** The context of the call running now; outside a call, a detached context that reports nothing. */

@@ -7,23 +7,36 @@ export type CallModel = 'direct' | 'fork'
 export interface RemoteOptions {
   /** Where the call runs: in the daemon (`direct`) or in a child process (`fork`). @default 'direct' */
   model?: CallModel
+  /**
+   * `fork` only: seconds the child may run before it is killed and the caller gets a ChildFailed
+   * exception reply. @default none (the call may run as long as it likes; Admin.cancel kills it)
+   */
+  timeout?: number
+}
+
+/** What a remote mark holds. */
+export interface RemoteMark {
+  model: CallModel
+  timeout: number | null
 }
 
 const REMOTE = Symbol.for('gofer.remote')
 
 interface Marked {
-  [REMOTE]?: Required<RemoteOptions>
+  [REMOTE]?: RemoteMark
 }
 
 function mark<F extends Function>(fn: F, options: RemoteOptions): F {
   const model = options.model ?? 'direct'
   if (model !== 'direct' && model !== 'fork') throw new TypeError('model must be: direct|fork')
-  Object.defineProperty(fn, REMOTE, { value: { model }, configurable: true })
+  const timeout = options.timeout ?? null
+  if (timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) throw new TypeError('timeout must be a number of seconds > 0')
+  Object.defineProperty(fn, REMOTE, { value: { model, timeout } satisfies RemoteMark, configurable: true })
   return fn
 }
 
 /** The remote options of `fn`, or null when it is not remote. */
-export function remoteOptions(fn: unknown): Required<RemoteOptions> | null {
+export function remoteOptions(fn: unknown): RemoteMark | null {
   return typeof fn === 'function' ? ((fn as Marked)[REMOTE] ?? null) : null
 }
 
@@ -52,6 +65,25 @@ export function remote(arg?: Function | RemoteOptions, context?: unknown): unkno
     if (ctx !== undefined && ctx.kind !== 'method') throw new TypeError(`@remote applies to methods, not a ${ctx.kind}`)
     return mark(fn, options)
   }
+}
+
+/**
+ * `@fork`: a remote method run in a child process (crash, leak and hang isolation; a cancel kills
+ * it). Same as `@remote({model: 'fork'})`; `@fork({timeout: 60})` adds a deadline in seconds.
+ *
+ * @example
+ * export class Disk { @fork({ timeout: 600 }) scrub(device: string) { ... } }
+ */
+export function fork<F extends Function>(fn: F, context?: ClassMethodDecoratorContext): F
+export function fork(options?: Omit<RemoteOptions, 'model'>): <F extends Function>(fn: F, context?: ClassMethodDecoratorContext) => F
+export function fork(arg?: Function | Omit<RemoteOptions, 'model'>, context?: unknown): unknown {
+  if (typeof arg === 'function') return remote({ model: 'fork' })(arg, context as ClassMethodDecoratorContext | undefined)
+  return remote({ ...arg, model: 'fork' })
+}
+
+/** `@direct`: a remote method run inside goferd (the default; same as `@remote`). */
+export function direct<F extends Function>(fn: F, context?: ClassMethodDecoratorContext): F {
+  return remote({ model: 'direct' })(fn, context)
 }
 
 // @action, @load, @unload mark the function object the same way (symbols, no registry), so a

@@ -4,6 +4,7 @@
 import { bindArguments } from './arguments.js'
 import type { Catalog, Namespace, RemoteMember } from './catalog.js'
 import { Context } from './context.js'
+import type { CallModel } from './decorators.js'
 import type { ResultBody } from './envelope.js'
 import { failureOf, MemberNotFound, NamespaceNotFound } from './failure.js'
 import type { ValidRequest } from './validate.js'
@@ -13,6 +14,23 @@ export interface Target {
   member: RemoteMember
   /** The plugin whose code runs (xmodule of its exceptions). */
   module: string
+}
+
+/** Runs a call of a model other than `direct`; the agent registers `fork` (agent/fork/call.ts). */
+export type ModelRunner = (target: Target, request: ValidRequest, context: Context) => Promise<unknown>
+
+const models = new Map<CallModel, ModelRunner>()
+
+/** Install the runner of a call model (a process keeps one runner per model). */
+export function registerCallModel(model: CallModel, runner: ModelRunner): void {
+  models.set(model, runner)
+}
+
+/** Thrown by a model runner that already holds gofer's exception result (a child's raise). */
+export class RaisedResult extends Error {
+  constructor(readonly result: Extract<ResultBody, { exval: string }>) {
+    super(result.xclass)
+  }
 }
 
 /** Resolves a classname/method to a remote member of one of several catalogs (first wins). */
@@ -42,12 +60,22 @@ export class Dispatcher {
     try {
       const target = this.find(request.classname, request.method)
       module = target.module
-      const retval = await Context.run(context, () => invoke(target, request))
+      const retval = await Context.run(context, () => run(target, request, context))
       return { retval: retval === undefined ? null : retval }
     } catch (thrown) {
+      if (thrown instanceof RaisedResult) return thrown.result
       return failureOf(thrown, module)
     }
   }
+}
+
+function run(target: Target, request: ValidRequest, context: Context): Promise<unknown> {
+  const model = target.member.model
+  if (model === 'direct') return invoke(target, request)
+  const runner = models.get(model)
+  // Never run a call in the daemon when it asked for isolation.
+  if (!runner) throw new Error(`${target.namespace.name}.${target.member.name}: call model "${model}" is not available in this process`)
+  return runner(target, request, context)
 }
 
 async function invoke({ namespace, member }: Target, request: ValidRequest): Promise<unknown> {

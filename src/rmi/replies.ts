@@ -1,6 +1,6 @@
 // Reading replies (reference/gofer.md §7.4, §7.6): a reply document becomes one typed object,
 // the same for synchronous calls and for ReplyConsumer listeners.
-import { RemoteError, type RemoteFailure } from '../errors.js'
+import { Cancelled, RemoteError, type RemoteFailure } from '../errors.js'
 import { VERSION, field, type Document } from './envelope.js'
 
 interface Common {
@@ -66,5 +66,7 @@ function remoteError(r: Record<string, unknown>, sn: string): RemoteError {
     xstate,
     xargs: Array.isArray(r.xargs) ? r.xargs : null,
   }
+  // Our agent's answer to a cancelled request (agent/request-handler.ts): a typed error here.
+  if (failure.xclass === 'Cancelled' && failure.xmodule === 'gofer.rmi.tracker') return new Cancelled(failure, sn)
   return new RemoteError(failure, sn)
 }

@@ -17,12 +17,12 @@ export interface RunningDaemon {
 export const TEST_PLUGIN = join(ROOT, 'test', 'fixtures', 'testplugin.ts')
 
 /** Start a daemon serving test/fixtures/testplugin.ts on a unique queue at `url`. */
-export async function startTestDaemon(url: string, options: { threads?: number; queue?: string; managed?: number } = {}): Promise<RunningDaemon> {
+export async function startTestDaemon(url: string, options: { threads?: number; queue?: string; managed?: number; plugin?: string; latency?: number } = {}): Promise<RunningDaemon> {
   const queue = options.queue ?? `test.agent.${randomUUID()}`
   const etc = mkdtempSync(join(tmpdir(), 'gofer-etc-'))
   mkdirSync(join(etc, 'plugins'))
   writeFileSync(join(etc, 'plugins', 'testplugin.conf'), [
-    '[main]', 'enabled=1', `plugin=${TEST_PLUGIN}`, `threads=${options.threads ?? 4}`,
+    '[main]', 'enabled=1', `plugin=${options.plugin ?? TEST_PLUGIN}`, `threads=${options.threads ?? 4}`, `latency=${options.latency ?? 0}`,
     '[messaging]', `url=${url}`,
     '[model]', `queue=${queue}`, `managed=${options.managed ?? 2}`, '',
   ].join('\n'))
