@@ -3,6 +3,8 @@ import type { Plugin } from './plugin.js'
 
 class Container {
   private readonly plugins: Plugin[] = []
+  /** Plugins being imported and activated: not served yet, but their code may Plugin.find them. */
+  private readonly loading: Plugin[] = []
 
   add(plugin: Plugin): void {
     this.plugins.push(plugin)
@@ -19,6 +21,18 @@ class Container {
 
   all(): Plugin[] {
     return [...this.plugins]
+  }
+
+  /** Mark `plugin` as loading (its module's top level and @load hooks run now) or done. */
+  setLoading(plugin: Plugin, loading: boolean): void {
+    const index = this.loading.indexOf(plugin)
+    if (loading && index < 0) this.loading.push(plugin)
+    if (!loading && index >= 0) this.loading.splice(index, 1)
+  }
+
+  /** The plugin being loaded under this name or path, or null. */
+  findLoading(nameOrPath: string): Plugin | null {
+    return this.loading.find(p => p.name === nameOrPath || p.path === nameOrPath) ?? null
   }
 }
 

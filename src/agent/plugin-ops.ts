@@ -65,15 +65,17 @@ export class PluginOps {
     if (!descriptor.enabled) throw new PluginDisabled(path, descriptor.name)
     if (container.find(descriptor.name)) throw new Error(`plugin: ${path}, already loaded (a plugin named "${descriptor.name}" is)`)
     const plugin = this.create(descriptor)
+    // Findable (Plugin.find) by its module's top level and @load hooks, served only once active.
+    container.setLoading(plugin, true)
     try {
       await plugin.load(true)
-      // In the container while its @load hooks run, so they (and import-time code) can Plugin.find it.
-      container.add(plugin)
       await plugin.activate()
     } catch (error) {
-      container.remove(plugin)
       throw new Error(`plugin: ${path}, load failed: ${(error as Error).message}`)
+    } finally {
+      container.setLoading(plugin, false)
     }
+    container.add(plugin)
     plugin.start()
     log.info({ plugin: plugin.name, descriptor: path }, 'plugin started')
     return plugin
@@ -96,21 +98,27 @@ export class PluginOps {
       const other = container.find(descriptor.name)
       if (other && other !== old) throw new Error(`plugin: ${nameOrPath}, reload failed: a plugin named "${descriptor.name}" is already loaded`)
       const fresh = this.create(descriptor)
+      // The new code finds the new plugin; the old one's @unload hooks (in stop) find the old.
+      container.setLoading(fresh, true)
       try {
         await fresh.load(true)
       } catch (error) {
         throw new Error(`plugin: ${nameOrPath}, reload failed (still running the old code): ${(error as Error).message}`)
+      } finally {
+        container.setLoading(fresh, false)
       }
       log.info({ plugin: old.name }, 'reloading: finishing calls in flight')
       await old.stop(false)
       container.remove(old)
-      container.add(fresh)
+      container.setLoading(fresh, true)
       try {
         await fresh.activate()
       } catch (error) {
-        container.remove(fresh)
         throw new Error(`plugin: ${nameOrPath}, reload failed (plugin unloaded): ${(error as Error).message}`)
+      } finally {
+        container.setLoading(fresh, false)
       }
+      container.add(fresh)
       fresh.start()
       log.info({ plugin: fresh.name }, 'plugin reloaded')
       return fresh

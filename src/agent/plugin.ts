@@ -31,7 +31,9 @@ const DRAIN_MS = 30_000
 export class Plugin {
   /** The loaded plugin named `name` (or loaded from descriptor path `name`), or null. */
   static find(name: string): Plugin | null {
-    return container.find(name)
+    // While a plugin loads (gofer's `Plugin.find(__name__)` at import time), or reloads, it is
+    // the one its code means.
+    return container.findLoading(name) ?? container.find(name)
   }
 
   /** Every loaded plugin, in load order. */
