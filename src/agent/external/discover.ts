@@ -82,6 +82,17 @@ function readFacts(settings: ExternalSettings): string {
   return JSON.stringify(value)
 }
 
+/** Choria skips a string's `validation` when `maxlength` is 0 or absent; we copy that, and say so. */
+function warnQuirks(ddl: Ddl, log: Logger): void {
+  for (const action of ddl.actions.values()) {
+    for (const [name, input] of action.input) {
+      if (input.type.toLowerCase() === 'string' && input.validation && input.maxlength === 0) {
+        log.warn({ ddl: ddl.path }, `${ddl.name}#${action.action} input '${name}': validation "${input.validation}" is not applied without a maxlength (as in Choria)`)
+      }
+    }
+  }
+}
+
 /** Scan, parse and activate; `taken` are namespace names already used by the plugin. */
 export async function loadExternalAgents(settings: ExternalSettings, log: Logger, taken: Set<string> = new Set()): Promise<ExternalAgents> {
   const facts = readFacts(settings)
@@ -113,6 +124,7 @@ export async function loadExternalAgents(settings: ExternalSettings, log: Logger
       } else if (candidates.has(ddl.name) || taken.has(ddl.name)) {
         refuse(ddl.name, file, `${file}: agent "${ddl.name}" is already provided ${candidates.has(ddl.name) ? `by ${candidates.get(ddl.name)!.ddl.path}` : 'by the plugin module'}`)
       } else {
+        warnQuirks(ddl, log)
         candidates.set(ddl.name, new ExternalAgent(ddl, executableOf(ddl), settings, facts, log))
       }
     }
