@@ -53,6 +53,15 @@ export interface Subscription {
 
 export type MessageHandler = (delivery: Delivery) => void
 
+/**
+ * A temporary, broker-named reply node owned by one connection (an AMQP 1.0 dynamic receiver).
+ * It dies with its link, so after a reconnect it is a new node: read `address` for every call.
+ */
+export interface ReplyEndpoint extends Subscription {
+  /** The address to put in `replyto` now. */
+  readonly address: string
+}
+
 export type ConnectionEvent = 'connected' | 'disconnected' | 'error'
 
 /**
@@ -77,6 +86,12 @@ export interface Connection {
   queueExists(name: string): Promise<boolean>
   /** Consume a queue with manual acknowledgement. Rejects NotFound when the queue is missing. */
   consume(queue: string, handler: MessageHandler, options?: ConsumeOptions): Promise<Subscription>
+  /**
+   * Optional (AMQP 1.0): a temporary reply node the broker names, consumed with `handler`; null
+   * when the broker has none (RabbitMQ 3.10). Callers then declare a named reply queue instead.
+   * Adapters without it (0-9-1, memory) always use the named queue.
+   */
+  replyEndpoint?(handler: MessageHandler, options?: ConsumeOptions): Promise<ReplyEndpoint | null>
   on(event: 'connected' | 'disconnected', listener: () => void): this
   on(event: 'error', listener: (error: Error) => void): this
   off(event: ConnectionEvent, listener: (...args: any[]) => void): this

@@ -3,10 +3,13 @@
 // The queue is named, non-exclusive and expires a while after it is unused, so it survives a
 // dropped connection (the adapter re-declares and resubscribes it) and cannot leak for long
 // when a caller dies.
+// Over AMQP 1.0, where the broker offers it, a dynamic reply node (Connection.replyEndpoint) is
+// used instead: the broker names it and removes it with its link, so nothing can leak. Its
+// address changes when the connection is re-established, so it is read for every call.
 import { randomUUID } from 'node:crypto'
 import { ConnectionClosed, Rejected, RequestTimeout } from '../errors.js'
 import { logger } from '../log.js'
-import type { Subscription, TlsOptions } from '../messaging/adapter.js'
+import type { MessageHandler, ReplyEndpoint, Subscription, TlsOptions } from '../messaging/adapter.js'
 import { acquireConnection, tlsKey, type ConnectionLease } from '../messaging/registry.js'
 import { parseUrl } from '../messaging/url.js'
 import { decode } from './envelope.js'
@@ -65,22 +68,44 @@ export class ReplyQueue {
   private readonly waiting = new Map<string, Waiting>()
   private readonly exchanges = new Map<string, Promise<void>>()
   private subscribed: Promise<Subscription> | null = null
+  /** The dynamic reply node, when the connection gave us one. */
+  private endpoint: ReplyEndpoint | null = null
+  /** The named queue, consumed besides a dynamic node only for replies through an exchange. */
+  private named: Promise<Subscription> | null = null
   private closed = false
 
   private constructor(url: string, private readonly key: string, tls: TlsOptions | undefined) {
     this.lease = acquireConnection(url, { retry: false, tls })
   }
 
-  /** Declare and consume the queue (once). */
+  private readonly onReply: MessageHandler = delivery => {
+    delivery.ack()
+    this.route(delivery.body)
+  }
+
+  /** Declare and consume the named queue (once). */
+  private consumeNamed(): Promise<Subscription> {
+    if (!this.named) {
+      const connection = this.lease.connection
+      this.named = connection
+        .declareQueue({ name: this.name, durable: false, autoDelete: false, expires: REPLY_QUEUE_EXPIRES_MS })
+        .then(() => connection.consume(this.name, this.onReply, { prefetch: 1000 }))
+      this.named.catch(() => {
+        this.named = null
+      })
+    }
+    return this.named
+  }
+
+  /** A dynamic reply node where the adapter and broker have one, else the named queue (once). */
   ready(): Promise<unknown> {
     if (!this.subscribed) {
       const connection = this.lease.connection
-      this.subscribed = connection
-        .declareQueue({ name: this.name, durable: false, autoDelete: false, expires: REPLY_QUEUE_EXPIRES_MS })
-        .then(() => connection.consume(this.name, delivery => {
-          delivery.ack()
-          this.route(delivery.body)
-        }, { prefetch: 1000 }))
+      const dynamic = connection.replyEndpoint ? connection.replyEndpoint(this.onReply, { prefetch: 1000 }) : Promise.resolve(null)
+      this.subscribed = dynamic.then(endpoint => {
+        this.endpoint = endpoint
+        return endpoint ?? this.consumeNamed()
+      })
       this.subscribed.catch(() => {
         this.subscribed = null
       })
@@ -91,7 +116,9 @@ export class ReplyQueue {
   /** The reply address for callers using `exchange` (bound once per exchange). */
   async address(exchange: string | undefined): Promise<string> {
     await this.ready()
-    if (!exchange) return this.name
+    if (!exchange) return this.endpoint?.address ?? this.name
+    // A dynamic node cannot be bound to an exchange: those replies use the named queue.
+    if (this.endpoint) await this.consumeNamed()
     let bound = this.exchanges.get(exchange)
     if (!bound) {
       bound = this.lease.connection.declareQueue({
@@ -169,9 +196,11 @@ export class ReplyQueue {
       waiting.reject(new ConnectionClosed(`caller closed while waiting for ${sn}`))
     }
     this.waiting.clear()
-    const subscription = await this.subscribed?.catch(() => null)
-    if (subscription) {
-      await subscription.cancel().catch(() => undefined)
+    await this.subscribed?.catch(() => null)
+    await this.endpoint?.cancel().catch(() => undefined)
+    const named = await this.named?.catch(() => null)
+    if (named) {
+      await named.cancel().catch(() => undefined)
       await this.lease.connection.deleteQueue(this.name).catch(() => undefined)
     }
     await this.lease.release()

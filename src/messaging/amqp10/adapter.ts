@@ -6,7 +6,7 @@ import type { Connection as RheaConnection } from 'rhea'
 import { ConnectionClosed, ConnectionError, GoferError, InvalidArgument, NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type {
-  Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, SendOptions, Subscription,
+  Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, ReplyEndpoint, SendOptions, Subscription,
 } from '../adapter.js'
 import { delay } from '../amqp091/backoff.js'
 import type { BrokerUrl } from '../url.js'
@@ -31,6 +31,8 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   /** Queues known to exist on the current connection (checked before the first send to each). */
   private readonly known = new Set<string>()
   private dialect: Dialect | null = null
+  /** The broker refused a dynamic receiver once: do not ask again. */
+  private dynamicRefused = false
   private model: BrokerModel | null = null
   private readonly sendTimeoutMs: number
   private readonly connectTimeoutMs: number
@@ -124,14 +126,47 @@ export class Amqp10Connection extends EventEmitter implements Connection {
     return model.exists(name)
   }
 
-  async consume(queue: string, handler: MessageHandler, options: ConsumeOptions = {}): Promise<Subscription> {
-    const host: ConsumerHost10 = {
+  consume(queue: string, handler: MessageHandler, options: ConsumeOptions = {}): Promise<Subscription> {
+    return this.subscribe(new Consumer10(queue, handler, options.prefetch ?? DEFAULT_PREFETCH, this.consumerHost()))
+  }
+
+  /**
+   * A dynamic reply receiver where the broker has them (the Proton brokers, qpidd, the dispatch
+   * router, Artemis); null on RabbitMQ 3.10, which ends the session with amqp:not-implemented.
+   * Found out by trying once per connection object, on the attempt's own session.
+   */
+  async replyEndpoint(handler: MessageHandler, options: ConsumeOptions = {}): Promise<ReplyEndpoint | null> {
+    if (this.dynamicRefused) return null
+    const consumer = new Consumer10('(dynamic reply node)', handler, options.prefetch ?? 1000, this.consumerHost(), true)
+    try {
+      await this.subscribe(consumer)
+    } catch (err) {
+      if (!(err instanceof GoferError) || err instanceof ConnectionClosed) throw err
+      this.dynamicRefused = true
+      log.debug({ err: err.message }, 'no dynamic receivers on this broker; using a named reply queue')
+      return null
+    }
+    return {
+      get address() {
+        return consumer.address
+      },
+      get queue() {
+        return consumer.address
+      },
+      cancel: () => consumer.cancel(),
+    }
+  }
+
+  private consumerHost(): ConsumerHost10 {
+    return {
       current: () => this.link.current(),
       source: q => this.dialect!.source(q),
       report: err => this.report(err),
       ended: c => this.consumers.delete(c),
     }
-    const consumer = new Consumer10(queue, handler, options.prefetch ?? DEFAULT_PREFETCH, host)
+  }
+
+  private async subscribe(consumer: Consumer10): Promise<Subscription> {
     const deadline = Date.now() + this.sendTimeoutMs
     let stale: RheaConnection | null = null
     for (;;) {
@@ -180,6 +215,7 @@ export class Amqp10Connection extends EventEmitter implements Connection {
     if (this.dialect?.name !== dialect.name) {
       if (this.dialect) log.warn({ from: this.dialect.name, to: dialect.name }, 'the broker behind the URL changed')
       this.dialect = dialect
+      this.dynamicRefused = false
       const old = this.model
       this.model = brokerModel(dialect.name, this.url, this.options)
       void old?.close()

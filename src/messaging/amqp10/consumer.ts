@@ -40,13 +40,22 @@ export class Consumer10 implements Subscription {
   private credit = 0
   private creditScheduled = false
   private readonly backoff = new Backoff()
+  /** The node address the broker assigned to a dynamic receiver (changes on every attach). */
+  private assigned: string | null = null
 
+  /** `dynamic`: a broker-named temporary node (`queue` is then only a label). */
   constructor(
     readonly queue: string,
     private readonly handler: MessageHandler,
     readonly prefetch: number,
     private readonly host: ConsumerHost10,
+    readonly dynamic = false,
   ) {}
+
+  /** The address replies must be sent to (dynamic) or the queue. */
+  get address(): string {
+    return this.dynamic ? this.assigned ?? '' : this.queue
+  }
 
   get active(): boolean {
     return !this.cancelled
@@ -57,15 +66,25 @@ export class Consumer10 implements Subscription {
     if (this.cancelled) return
     this.starting = true
     try {
-      const source = this.host.source(this.queue)
+      // A dynamic node lives as long as its link (expiry link-detach): nothing to clean up.
+      const source = this.dynamic ? { dynamic: true, expiry_policy: 'link-detach' } : { address: this.host.source(this.queue) }
       const attached = await attachLink(conn, 'receiver', this.queue, session => {
-        const receiver = session.open_receiver({ source: { address: source }, autoaccept: false, credit_window: 0 })
+        const receiver = session.open_receiver({ source, autoaccept: false, credit_window: 0 })
         receiver.on('message', ctx => this.onMessage(receiver, ctx))
         return receiver
       }, error => this.brokerEnded(conn, error))
       if (this.cancelled) {
         await attached.close()
         return
+      }
+      if (this.dynamic) {
+        const remote = (attached.link as unknown as { remote?: { attach?: { source?: { address?: unknown } } } }).remote
+        const address = remote?.attach?.source?.address
+        if (typeof address !== 'string' || address === '') {
+          await attached.close()
+          throw new NotFound(this.queue, 'the broker attached a dynamic receiver without naming its node')
+        }
+        this.assigned = address
       }
       this.attached = attached
       attached.link.add_credit(this.prefetch)
