@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +42,16 @@ function freePort(): Promise<number> {
     })
     server.on('error', reject)
   })
+}
+
+/** Whether `pid` still runs (a killed orphan is a zombie, "Z", until it is reaped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
 }
 
 async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -123,5 +133,19 @@ describe('external agents through goferd and the gofer CLI', () => {
     assert.match(r.stdout, /<agent> parrot 1\.0\.0 \(timeout 10 s\)/)
     assert.match(r.stdout, /echo\(message: string \[shellsafe, maxlength 1024\]\)/)
     assert.match(r.stdout, /Not activated:\n\s+act_fail: activation check failed: exit status 1\n\s+act_off: the agent declined to activate\n\s+act_slow: activation check took longer than 2 s/)
+  })
+
+  it('goferd leaving mid-call (SIGTERM twice) takes the agent\'s process group with it', async () => {
+    const pids = join(etc, 'agents', 'sleep.pids')
+    const call = run([...rmi, '-w', '3', '-t', 'parrot.sleep', 'seconds=60'])
+    await waitFor(() => existsSync(pids), 'the agent to start its child')
+    const exited = new Promise(resolve => goferd.on('exit', resolve))
+    goferd.kill('SIGTERM')
+    await new Promise(r => setTimeout(r, 300))
+    goferd.kill('SIGTERM')
+    await exited
+    const [agentPid, sleepPid] = readFileSync(pids, 'utf8').trim().split(' ').map(Number)
+    await waitFor(() => !alive(agentPid!) && !alive(sleepPid!), 'the agent and its child to be gone', 5_000)
+    await call
   })
 })

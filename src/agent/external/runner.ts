@@ -94,6 +94,13 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+// Agents run in their own process groups, so nothing else ends them if goferd exits mid-call
+// (a drain deadline passed, a second SIGTERM): goferd kills the groups still running on its way out.
+const running = new Set<number>()
+process.on('exit', () => {
+  for (const pid of running) killGroup(pid)
+})
+
 /** Run the executable once; never throws for anything the agent does. */
 export async function runExternal(spec: RunSpec): Promise<RunResult> {
   const created: string[] = []
@@ -121,6 +128,7 @@ function execute(spec: RunSpec, files: { request: string; reply: string; facts: 
     const finish = () => {
       if (settled) return
       settled = true
+      if (child.pid !== undefined) running.delete(child.pid)
       clearTimeout(timer)
       clearTimeout(grace)
       resolve(result)
@@ -132,6 +140,7 @@ function execute(spec: RunSpec, files: { request: string; reply: string; facts: 
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    if (child.pid !== undefined) running.add(child.pid)
     const timer = setTimeout(() => {
       result.timedOut = true
       killGroup(child.pid)
