@@ -14,9 +14,9 @@ import { goPlatform } from '../../src/agent/external/discover.js'
 import { runExternal } from '../../src/agent/external/runner.js'
 import { ACTIVATION_PROTOCOL, RPC_PROTOCOL, RPC_SCHEMA } from '../../src/agent/external/status.js'
 import { Plugin } from '../../src/agent/plugin.js'
-import { RemoteError } from '../../src/errors.js'
+import { Cancelled, RemoteError } from '../../src/errors.js'
 import { logger } from '../../src/log.js'
-import { Agent } from '../../src/rmi/agent.js'
+import { Agent, type Trigger } from '../../src/rmi/agent.js'
 import { TEST_PLUGIN } from '../support/daemon.js'
 import { AMQP_URL, ROOT } from '../support/paths.js'
 
@@ -224,6 +224,23 @@ describe('external agents over RabbitMQ', () => {
     const started = Math.max(...results.map(r => r.started))
     const finished = Math.min(...results.map(r => r.finished))
     assert.ok(started < finished, 'the three calls did not overlap')
+  })
+
+  it('Admin.cancel kills a running agent\'s process group; the caller gets Cancelled', async () => {
+    const pids = join(agentsDir, 'sleep.pids')
+    const seen = existsSync(pids) ? readFileSync(pids, 'utf8') : ''
+    const call = await agent.call({ classname: 'parrot', method: 'sleep', kws: { seconds: 30 } }, { trigger: 'manual' }) as Trigger
+    const answer = call()
+    const deadline = Date.now() + 10_000
+    while ((existsSync(pids) ? readFileSync(pids, 'utf8') : '') === seen) {
+      assert.ok(Date.now() < deadline, 'the agent did not start')
+      await new Promise(r => setTimeout(r, 50))
+    }
+    assert.deepEqual(await agent.stub('Admin').cancel!(call.sn), [call.sn])
+    await assert.rejects(answer, (e: unknown) => e instanceof Cancelled && e.xclass === 'Cancelled')
+    const [agentPid, sleepPid] = readFileSync(pids, 'utf8').trim().split('\n').pop()!.split(' ').map(Number)
+    assert.equal(alive(agentPid!), false, 'the agent survived')
+    assert.equal(alive(sleepPid!), false, 'its child survived')
   })
 
   it('a timeout kills the whole process group and answers the caller', async () => {

@@ -8,6 +8,7 @@ import { statSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../../log.js'
+import { CancelledError } from '../../rmi/tracker.js'
 import type { ExternalSettings } from './config.js'
 import type { ActionSpec, Ddl } from './ddl.js'
 import { runExternal, type RunResult } from './runner.js'
@@ -23,6 +24,8 @@ export const CALLER_ID = 'gofer=anonymous'
 export interface CallOptions {
   /** The gofer request's serial number, used as `requestid`. */
   sn?: string | null
+  /** Context.onCancel of the call: a cancel kills the agent's process group. */
+  onCancel?: (listener: () => void) => () => void
 }
 
 function isFile(path: string): boolean {
@@ -55,7 +58,7 @@ export class ExternalAgent {
     return this.ddl.name
   }
 
-  private run(action: string | null, protocol: string, request: unknown, timeoutMs: number): Promise<RunResult> {
+  private run(action: string | null, protocol: string, request: unknown, timeoutMs: number, onCancel?: CallOptions['onCancel']): Promise<RunResult> {
     return runExternal({
       executable: this.executable,
       agent: this.name,
@@ -67,6 +70,7 @@ export class ExternalAgent {
       facts: this.facts,
       allowEnv: this.settings.environment,
       log: this.log,
+      onCancel,
     })
   }
 
@@ -122,7 +126,9 @@ export class ExternalAgent {
       msgtime: Math.floor(Date.now() / 1000),
       data,
     }
-    const result = await this.run(action, RPC_PROTOCOL, request, this.ddl.timeout * 1000)
+    const result = await this.run(action, RPC_PROTOCOL, request, this.ddl.timeout * 1000, options.onCancel)
+    // Answered as every cancelled gofer call is (class Cancelled), whatever the agent managed to do.
+    if (result.cancelled) throw new CancelledError(String(request.requestid))
     if (result.spawnError) abort(`Could not call external agent ${label}: executing ${this.name} failed: ${result.spawnError.message}`)
     if (result.timedOut) abort(`Could not call external agent ${label}: timed out after ${this.ddl.timeout} s; its process group was killed`, { timeout: this.ddl.timeout })
     // Choria ignores the reply file of a process that failed, even if it wrote one.

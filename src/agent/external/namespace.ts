@@ -34,7 +34,10 @@ function member(agent: ExternalAgent, action: string): RemoteMember {
   const label = `${agent.name}.${action}`
   return {
     name: action,
-    fn: (...args: unknown[]) => agent.call(action, inputsOf(label, args), { sn: Context.current().sn }),
+    fn: (...args: unknown[]) => {
+      const context = Context.current()
+      return agent.call(action, inputsOf(label, args), { sn: context.sn, onCancel: listener => context.onCancel(listener) })
+    },
     model: 'direct',
     params: INPUTS,
   }

@@ -32,6 +32,8 @@ export interface RunSpec {
   /** Names of goferd's environment variables passed through besides PATH. */
   allowEnv: string[]
   log: Logger
+  /** Registers a listener for the call's cancellation (Context.onCancel); returns its remover. */
+  onCancel?: (listener: () => void) => () => void
 }
 
 export interface RunResult {
@@ -40,6 +42,8 @@ export interface RunResult {
   signal: NodeJS.Signals | null
   /** Killed because it ran past `timeoutMs`. */
   timedOut: boolean
+  /** Killed because the call was cancelled. */
+  cancelled: boolean
   /** The process could not be started (missing, not executable). */
   spawnError: Error | null
   /** The reply file's contents, read after a clean exit ('' otherwise). */
@@ -112,7 +116,7 @@ export async function runExternal(spec: RunSpec): Promise<RunResult> {
     const facts = await tempFile('facts', spec.facts)
     created.push(facts)
     const outcome = await execute(spec, { request, reply, facts })
-    if (outcome.code === 0 && !outcome.timedOut) outcome.reply = await readFile(reply, 'utf8').catch(() => '')
+    if (outcome.code === 0 && !outcome.timedOut && !outcome.cancelled) outcome.reply = await readFile(reply, 'utf8').catch(() => '')
     return outcome
   } finally {
     await Promise.all(created.map(path => rm(path, { force: true })))
@@ -122,12 +126,14 @@ export async function runExternal(spec: RunSpec): Promise<RunResult> {
 function execute(spec: RunSpec, files: { request: string; reply: string; facts: string }): Promise<RunResult> {
   const log = spec.log.child({ agent: spec.agent, action: spec.action ?? '(activation)' })
   return new Promise(resolve => {
-    const result: RunResult = { code: null, signal: null, timedOut: false, spawnError: null, reply: '' }
+    const result: RunResult = { code: null, signal: null, timedOut: false, cancelled: false, spawnError: null, reply: '' }
     let settled = false
     let grace: NodeJS.Timeout | undefined
+    let forgetCancel = (): void => undefined
     const finish = () => {
       if (settled) return
       settled = true
+      forgetCancel()
       if (child.pid !== undefined) running.delete(child.pid)
       clearTimeout(timer)
       clearTimeout(grace)
@@ -141,8 +147,8 @@ function execute(spec: RunSpec, files: { request: string; reply: string; facts: 
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     if (child.pid !== undefined) running.add(child.pid)
-    const timer = setTimeout(() => {
-      result.timedOut = true
+    const kill = () => {
+      if (grace) return
       killGroup(child.pid)
       // Something outside the group may still hold the pipes: do not wait for it forever.
       grace = setTimeout(() => {
@@ -150,7 +156,17 @@ function execute(spec: RunSpec, files: { request: string; reply: string; facts: 
         child.stderr?.destroy()
         finish()
       }, KILL_GRACE_MS)
+    }
+    const timer = setTimeout(() => {
+      result.timedOut = true
+      kill()
     }, spec.timeoutMs)
+    if (spec.onCancel) {
+      forgetCancel = spec.onCancel(() => {
+        result.cancelled = true
+        kill()
+      })
+    }
     // Read both streams to the end so the child never blocks on a full pipe; never used as data.
     createInterface({ input: child.stdout! }).on('line', line => log.info({ stream: 'stdout' }, line))
     createInterface({ input: child.stderr! }).on('line', line => log.error({ stream: 'stderr' }, line))
