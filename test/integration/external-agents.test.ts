@@ -5,7 +5,7 @@
 // py-mco-agent look-alike's strictness.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -63,10 +63,11 @@ describe('external agents over RabbitMQ', () => {
     mkdirSync(join(etc, 'plugin.d', 'lookalike'), { recursive: true })
     writeFileSync(join(etc, 'plugin.d', 'lookalike', 'lookalike.cfg'), '# py-mco-agent style\nprefix = Polly: \n')
     mkdirSync(join(etc, 'plugins'))
+    writeFileSync(join(etc, 'facts.json'), '{"os": {"family": "Debian"}}')
     writeFileSync(join(etc, 'plugins', 'ext.conf'), [
       '[main]', 'enabled=1', `plugin=${TEST_PLUGIN}`, 'threads=4',
       '[messaging]', `url=${AMQP_URL}`, '[model]', `queue=${queue}`, 'managed=2',
-      '[external]', `agents=${agentsDir}`, 'environment=GOFER_EXT_ALLOWED, GOFER_EXT_UNSET', '',
+      '[external]', `agents=${agentsDir}`, 'environment=GOFER_EXT_ALLOWED, GOFER_EXT_UNSET', 'facts=../facts.json', '',
     ].join('\n'))
     process.env.GOFER_EXT_ALLOWED = 'passed'
     process.env.GOFER_EXT_SECRET = 'must not leak'
@@ -145,6 +146,12 @@ describe('external agents over RabbitMQ', () => {
     assert.equal(calls().length, before + 1)
   })
 
+  it('an executable removed after activation: RPCAborted, agent executable was not found', async () => {
+    rmSync(join(agentsDir, 'act_on'))
+    const error = await raised(agent.stub('act_on').ping!())
+    assert.deepEqual([error.xclass, error.state.statusmsg], ['RPCAborted', 'Cannot call external agent act_on#ping: agent executable was not found'])
+  })
+
   it('an unknown action is UnknownRPCAction (statuscode 2) and runs nothing', async () => {
     const before = calls().length
     const error = await raised(parrot.nosuch!({}))
@@ -182,7 +189,7 @@ describe('external agents over RabbitMQ', () => {
     assert.match(env.files[0], new RegExp(`^${tmpdir()}/request\\d+$`))
     assert.equal(env.reply_size, 0)
     assert.equal(env.config, join(etc, 'plugin.d', 'parrot'))
-    assert.deepEqual(env.facts, {})
+    assert.deepEqual(env.facts, { os: { family: 'Debian' } })
     for (const file of env.files) assert.equal(existsSync(file), false, `${file} left behind`)
   })
 
