@@ -9,7 +9,7 @@ import { Agent } from '../../src/rmi/agent.js'
 import { startTestDaemon, type RunningDaemon } from '../support/daemon.js'
 import { AMQP_URL, ROOT } from '../support/paths.js'
 
-export const FORK_PLUGIN = join(ROOT, 'test', 'fixtures', 'forkplugin.ts')
+const FORK_PLUGIN = join(ROOT, 'test', 'fixtures', 'forkplugin.ts')
 
 function alive(pid: number): boolean {
   try {
