@@ -9,7 +9,7 @@ import { logger } from '../../log.js'
 import type { ConnectOptions } from '../adapter.js'
 import { Backoff } from '../amqp091/backoff.js'
 import { displayUrl, type BrokerUrl } from '../url.js'
-import { dial, errorText } from './dial.js'
+import { dial, errorText, stopTimers } from './dial.js'
 
 const log = logger('gofer.messaging')
 
@@ -244,17 +244,4 @@ export async function closeConnection(conn: RheaConnection): Promise<void> {
   })
   socketOf(conn)?.destroy()
   stopTimers(conn)
-}
-
-/**
- * rhea clears its heartbeat timers only when the socket emits 'end' or 'error', not when we
- * destroy it after a clean close; a leftover 2 × idle-timeout timer would keep the process
- * alive for 20 s after close(). (rhea internals: heartbeat_in, heartbeat_out, abort_idle.)
- */
-export function stopTimers(conn: RheaConnection): void {
-  const c = conn as unknown as Record<string, NodeJS.Timeout | undefined>
-  for (const name of ['heartbeat_in', 'heartbeat_out', 'abort_idle']) {
-    if (c[name]) clearTimeout(c[name])
-    c[name] = undefined
-  }
 }

@@ -65,8 +65,7 @@ export function dial(url: BrokerUrl, options: ConnectOptions = {}): Promise<{ co
         // not open yet
       }
       ;(connection as unknown as { socket?: { destroy(): void } }).socket?.destroy()
-      const timers = connection as unknown as Record<string, NodeJS.Timeout | undefined>
-      for (const name of ['heartbeat_in', 'heartbeat_out', 'abort_idle']) if (timers[name]) clearTimeout(timers[name])
+      stopTimers(connection)
       reject(new ConnectionError(`cannot connect to ${where}: ${why}`, { cause }))
     }
     const timer = setTimeout(() => fail(`no AMQP 1.0 open within ${options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`), options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS)
@@ -76,7 +75,10 @@ export function dial(url: BrokerUrl, options: ConnectOptions = {}): Promise<{ co
       clearTimeout(timer)
       resolve({ container, connection })
     })
-    connection.on('connection_error', ctx => fail(errorText(ctx.connection.error) ?? 'refused by the broker', ctx.connection.error))
+    connection.on('connection_error', ctx => {
+      const error: unknown = ctx.error ?? ctx.connection.error
+      fail(errorText(error) ?? 'refused by the broker', error)
+    })
     connection.on('disconnected', ctx => fail(ctx.error?.message ?? 'disconnected', ctx.error))
   })
 }
@@ -95,4 +97,24 @@ export function errorText(err: unknown): string | undefined {
 export function conditionOf(err: unknown): string | undefined {
   const c = (err as { condition?: unknown } | null | undefined)?.condition
   return typeof c === 'string' ? c : undefined
+}
+
+/**
+ * rhea clears its heartbeat timers only when the socket emits 'end' or 'error', not when we
+ * destroy it, and it re-arms the idle timer after dispatching the frames it just read (so a
+ * clear inside a listener is undone). A leftover 2 × idle-timeout timer keeps the process alive
+ * for 20 s after close(). Clear now, after the current read, and at the disconnect.
+ * (rhea internals: heartbeat_in, heartbeat_out, abort_idle.)
+ */
+export function stopTimers(conn: RheaConnection): void {
+  const clear = (): void => {
+    const c = conn as unknown as Record<string, NodeJS.Timeout | undefined>
+    for (const name of ['heartbeat_in', 'heartbeat_out', 'abort_idle']) {
+      if (c[name]) clearTimeout(c[name])
+      c[name] = undefined
+    }
+  }
+  clear()
+  setImmediate(clear)
+  conn.once('disconnected', clear)
 }
