@@ -19,9 +19,24 @@ export function initialize(data: InitData): void {
 type NextResolve = (specifier: string, context: unknown) => Promise<{ url: string }>
 type NextLoad = (url: string, context: unknown) => Promise<{ format?: string; source?: unknown }>
 
+/** The query loader.ts adds to re-import a plugin on reload. */
+const FRESH = 'gofer-load'
+
 export async function resolve(specifier: string, context: unknown, next: NextResolve): Promise<{ url: string; shortCircuit?: boolean }> {
   if (specifier === 'gofer') return { url: goferUrl, shortCircuit: true }
-  return next(specifier, context)
+  const resolved = await next(specifier, context)
+  // A reloaded plugin's relative imports carry its reload mark, so helper modules beside the
+  // plugin are re-evaluated with their current code too; packages (bare specifiers) stay shared.
+  const parent = (context as { parentURL?: string }).parentURL
+  if (parent?.startsWith('file:') && /^\.\.?\//.test(specifier) && resolved.url.startsWith('file:')) {
+    const mark = new URL(parent).searchParams.get(FRESH)
+    const url = new URL(resolved.url)
+    if (mark && !url.searchParams.has(FRESH)) {
+      url.searchParams.set(FRESH, mark)
+      return { ...resolved, url: url.href }
+    }
+  }
+  return resolved
 }
 
 const TS = /\.(ts|mts)$/
