@@ -9,7 +9,8 @@
 //
 // Where: GOFER_STATE_DIR, else /var/lib/gofer for the system configuration (/etc/gofer), else
 // <config dir>/state, so test, demo and per-user daemons need no root and keep their own state.
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Logger } from '../log.js'
 import type { Document } from '../rmi/envelope.js'
@@ -61,7 +62,8 @@ export class Journal {
   private counter = 0
   private batch: Queued[] = []
   private flushing = false
-  private dirReady: Promise<void> | null = null
+  /** The directory, open for fsync (kept open: one sync per batch, no open/close each time). */
+  private dirHandle: Promise<FileHandle> | null = null
 
   constructor(readonly dir: string, private readonly log: Logger) {}
 
@@ -98,12 +100,12 @@ export class Journal {
     })
   }
 
-  private ensureDir(): Promise<void> {
-    this.dirReady ??= mkdir(this.dir, { recursive: true }).then(() => undefined, error => {
-      this.dirReady = null
+  private directory(): Promise<FileHandle> {
+    this.dirHandle ??= mkdir(this.dir, { recursive: true }).then(() => open(this.dir, 'r')).catch(error => {
+      this.dirHandle = null
       throw error
     })
-    return this.dirReady
+    return this.dirHandle
   }
 
   private async flush(): Promise<void> {
@@ -111,10 +113,10 @@ export class Journal {
       const group = this.batch.splice(0)
       let outcomes: PromiseSettledResult<void>[]
       try {
-        await this.ensureDir()
+        const dir = await this.directory()
         outcomes = await Promise.allSettled(group.map(q => writeDurably(q.file, q.body)))
         // The files' own data is synced; one sync of the directory makes all their names durable.
-        await syncDir(this.dir)
+        await dir.sync()
       } catch (error) {
         outcomes = group.map(() => ({ status: 'rejected', reason: error }))
       }
@@ -182,25 +184,22 @@ export class Journal {
 
   /** Delete the plugin's pending directory (unload). Leftover .corrupt files go with it. */
   async destroy(): Promise<void> {
+    const dir = this.dirHandle
+    this.dirHandle = null
+    await dir?.then(h => h.close()).catch(() => undefined)
     await rm(this.dir, { recursive: true, force: true })
   }
 }
 
-async function writeDurably(file: string, body: string): Promise<void> {
-  // 'wx': names are unique by construction; never overwrite another request's file.
-  const handle = await open(file, 'wx')
-  try {
-    await handle.writeFile(body, 'utf8')
-    await handle.datasync()
-  } finally {
-    await handle.close()
-  }
-}
+// O_EXCL: names are unique by construction, never overwrite another request's file. O_DSYNC: the
+// write returns once the data is on disk, one system call instead of write + fdatasync (measured:
+// about half the time and CPU of open/write/fdatasync/close plus a directory open/fsync/close).
+const CREATE_DURABLE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
+async function writeDurably(file: string, body: string): Promise<void> {
+  const handle = await open(file, CREATE_DURABLE, 0o600)
   try {
-    await handle.sync()
+    await handle.write(body, null, 'utf8')
   } finally {
     await handle.close()
   }

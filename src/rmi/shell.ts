@@ -44,7 +44,16 @@ export class Shell {
       const last = { stdout: '', stderr: '' }
       let failed: Error | null = null
       let killer: NodeJS.Timeout | null = null
-      const child = spawn(command, args, { cwd: this.options.cwd, env: this.options.env, stdio: ['ignore', 'pipe', 'pipe'] })
+      // Its own process group, so a cancel reaches what the command started too (a script's
+      // children would otherwise hold the pipes, and the call, open after the kill).
+      const child = spawn(command, args, { cwd: this.options.cwd, env: this.options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      const kill = (signal: NodeJS.Signals): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, signal)
+        } catch {
+          child.kill(signal)
+        }
+      }
       const report = (): void => {
         if (!reporting) return
         context.progress.details = { ...last }
@@ -59,9 +68,9 @@ export class Shell {
         })
       }
       const forget = context.onCancel(() => {
-        child.kill('SIGTERM')
+        kill('SIGTERM')
         // A command that ignores SIGTERM is not allowed to keep the call alive.
-        killer = setTimeout(() => child.kill('SIGKILL'), this.options.killAfterMs ?? 2000)
+        killer = setTimeout(() => kill('SIGKILL'), this.options.killAfterMs ?? 2000)
         killer.unref()
       })
       child.on('error', error => {
