@@ -119,6 +119,16 @@ describe('external agents over RabbitMQ', () => {
     assert.deepEqual(await agent.stub('plat').ping!(), { layout: 'directory' })
   })
 
+  it('inputs are keyword arguments or one object: anything else is a TypeError', async () => {
+    const scalar = await raised(parrot.echo!('hello'))
+    assert.deepEqual([scalar.xclass, scalar.xmodule], ['TypeError', 'builtins'])
+    assert.match(scalar.message, /parrot\.echo\(\) takes its inputs as keyword arguments or one object, not string/)
+    const two = await raised(parrot.echo!({ message: 'a' }, { message: 'b' }))
+    assert.match(two.message, /takes 1 positional argument but 2 were given/)
+    const mixed = await raised(agent.call({ classname: 'parrot', method: 'echo', args: [{ message: 'a' }], kws: { message: 'b' } }))
+    assert.match(mixed.message, /got an unexpected keyword argument 'message'/)
+  })
+
   it('refuses invalid inputs with Choria\'s message and rule, without starting the executable', async () => {
     const before = calls().length
     const cases: Array<[string, Record<string, unknown>, RegExp, string | null, string]> = [
