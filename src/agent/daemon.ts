@@ -134,6 +134,8 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.manager?.stop()
     this.manager = null
+    // A load or reload under way finishes first, so the plugin it starts is stopped too.
+    await this.ops.idle()
     const plugins = container.all()
     await Promise.allSettled(plugins.map(p => p.stop(false)))
     for (const p of plugins) container.remove(p)

@@ -39,6 +39,11 @@ export class PluginOps {
     return run
   }
 
+  /** Resolves once every operation queued so far has finished (daemon shutdown). */
+  idle(): Promise<void> {
+    return this.queue.then(() => undefined)
+  }
+
   private find(nameOrPath: string): Plugin {
     const plugin = container.find(nameOrPath) ?? container.find(this.absolute(nameOrPath))
     if (!plugin) throw new Error(`plugin: ${nameOrPath}, not-found`)

@@ -49,3 +49,20 @@ describe('reload', () => {
     assert.equal(await answer(), 'main v1, helper v2')
   })
 })
+
+describe('shutdown during a load', () => {
+  it('waits for a load under way and stops the plugin it started', async () => {
+    const etc = mkdtempSync(join(tmpdir(), 'gofer-reload-stop-'))
+    mkdirSync(join(etc, 'plugins'))
+    // A @load hook slow enough that stop() arrives while the load is under way.
+    writeFileSync(join(etc, 'slow.ts'), "import { load, remote } from 'gofer'\nexport class Slow { @remote hi() { return 1 } @load static async warm() { await new Promise(r => setTimeout(r, 200)) } }\n")
+    writeFileSync(join(etc, 'slow.conf'), `[main]\nenabled=1\nplugin=${join(etc, 'slow.ts')}\n[messaging]\nurl=${URL}\n[model]\nqueue=reload.slow\n`)
+    const daemon = new Daemon({ etc })
+    await daemon.start()
+    const loading = daemon.ops.load(join(etc, 'slow.conf'))
+    await new Promise(r => setTimeout(r, 20))
+    await daemon.stop()
+    await loading
+    assert.equal(Plugin.find('slow'), null)
+  })
+})
