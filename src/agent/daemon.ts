@@ -38,6 +38,12 @@ export interface DaemonOptions {
    * else /var/lib/gofer for /etc/gofer, else <etc>/state
    */
   stateDir?: string | null
+  /**
+   * A request not answered within this many ms is journaled and acked (quicker ones are acked
+   * after their reply and never touch the disk); 0 journals every request before it runs.
+   * @default JOURNAL_AFTER_MS (100), or GOFER_JOURNAL_AFTER_MS
+   */
+  journalAfterMs?: number
 }
 
 export class Daemon {
@@ -57,7 +63,9 @@ export class Daemon {
     this.agentConf = this.conf.sections
     this.pluginPath = options.pluginPath ?? defaultPluginPath()
     const stateDir = options.stateDir === undefined ? defaultStateDir(this.etc) : options.stateDir
-    this.ops = new PluginOps(d => new Plugin(d, { url: this.options.url, pluginPath: this.pluginPath, stateDir }), join(this.etc, 'plugins'))
+    const fromEnv = process.env.GOFER_JOURNAL_AFTER_MS
+    const journalAfterMs = options.journalAfterMs ?? (fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : undefined)
+    this.ops = new PluginOps(d => new Plugin(d, { url: this.options.url, pluginPath: this.pluginPath, stateDir, journalAfterMs }), join(this.etc, 'plugins'))
     this.applyLogging()
   }
 

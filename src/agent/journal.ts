@@ -10,7 +10,7 @@
 // Where: GOFER_STATE_DIR, else /var/lib/gofer for the system configuration (/etc/gofer), else
 // <config dir>/state, so test, demo and per-user daemons need no root and keep their own state.
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Logger } from '../log.js'
 import type { Document } from '../rmi/envelope.js'
@@ -32,6 +32,8 @@ export function pendingDir(stateDir: string, plugin: string): string {
 export interface PendingEntry {
   file: string
   document: Document
+  /** Admin.cancel reached it before the restart: answer Cancelled, do not run it. */
+  cancelled: boolean
 }
 
 interface Queued {
@@ -42,6 +44,7 @@ interface Queued {
 }
 
 const ENTRY = /^\d+-\d{6}-\d{4}\.json$/
+const CANCELLED = '.cancelled'
 
 export class Journal {
   private static readonly open = new Map<string, Journal>()
@@ -58,6 +61,8 @@ export class Journal {
 
   /** Files of requests being answered by this process (never replayed while it runs them). */
   private readonly active = new Set<string>()
+  /** Files with a `.cancelled` marker beside them (removed with the file). */
+  private readonly marked = new Set<string>()
   private lastMicros = 0
   private counter = 0
   private batch: Queued[] = []
@@ -135,11 +140,23 @@ export class Journal {
   /** Forget a request that has its final reply (or was discarded). Never throws. */
   async remove(file: string): Promise<void> {
     this.active.delete(file)
+    if (this.marked.delete(file)) await unlink(`${file}${CANCELLED}`).catch(() => undefined)
     try {
       await unlink(file)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err: error, file }, 'journal: cannot delete a finished request')
     }
+  }
+
+  /**
+   * Remember that the request in `file` was cancelled, so a restart answers it Cancelled instead
+   * of running it again (gofer keeps /var/lib/gofer/messaging/canceled/<sn> for the same reason).
+   * Best effort, not fsynced: losing it to a power cut means the call runs once more.
+   */
+  async markCancelled(file: string): Promise<void> {
+    if (!this.active.has(file) || this.marked.has(file)) return
+    this.marked.add(file)
+    await writeFile(`${file}${CANCELLED}`, '').catch(error => this.log.warn({ err: error, file }, 'journal: cannot record a cancel'))
   }
 
   /**
@@ -155,6 +172,11 @@ export class Journal {
       throw error
     }
     const entries: PendingEntry[] = []
+    const present = new Set(names)
+    // A marker whose request is gone (answered just before the stop) has nothing left to say.
+    for (const name of names) {
+      if (name.endsWith(CANCELLED) && !present.has(name.slice(0, -CANCELLED.length))) await unlink(join(this.dir, name)).catch(() => undefined)
+    }
     for (const name of names.filter(n => ENTRY.test(n)).sort()) {
       const file = join(this.dir, name)
       if (this.active.has(file)) continue
@@ -170,7 +192,9 @@ export class Journal {
         continue
       }
       this.active.add(file)
-      entries.push({ file, document: document as Document })
+      const cancelled = present.has(name + CANCELLED)
+      if (cancelled) this.marked.add(file)
+      entries.push({ file, document: document as Document, cancelled })
     }
     return entries
   }

@@ -1,10 +1,14 @@
 // The agent's request pipeline for one plugin queue (reference/gofer.md §4.7):
 //   read -> validate (rejected reply, or log-and-drop when there is nowhere to reply)
-//   -> accepted -> journal (fsynced) -> ack -> wait for a slot (threads) -> latency -> started
-//   -> dispatch -> result (confirmed) -> journal entry deleted.
-// The broker ack comes only once the request is on disk, so a crash at any point means either
-// redelivery or a replay from the journal at restart (at-least-once), never a lost request. With
-// no journal (or when the disk refuses) the ack waits for the confirmed final reply instead.
+//   -> accepted -> wait for a slot (threads) -> latency -> started -> dispatch -> result.
+// The broker ack comes only once the request is safe, which is whichever comes first of:
+//   - its final reply is published and confirmed (a crash before that means redelivery), or
+//   - it is journaled and fsynced (a crash after that means a replay at restart).
+// A request still unanswered `journalAfterMs` after it arrived (queued behind busy threads, or a
+// long call) is journaled then acked, so long work never pins an unacked message (RabbitMQ's
+// consumer timeout, prefetch) and survives goferd's death. A quick call answers before that and
+// never touches the disk: the fsync (about 1 ms here, bench/README.md) is paid only where it buys
+// something. Either way: at-least-once, never a lost request.
 // Every accepted request is tracked for Admin.cancel; a cancelled one still gets a final reply.
 import type { Connection, Delivery } from '../messaging/adapter.js'
 import type { Logger } from '../log.js'
@@ -33,7 +37,12 @@ export interface HandlerDeps {
   latency: number
   /** Where accepted requests are persisted before the ack; null: ack after the final reply. */
   journal?: Journal | null
+  /** Journal (and ack) a request not answered within this many ms; 0: every request, first. @default JOURNAL_AFTER_MS */
+  journalAfterMs?: number
 }
+
+/** How long a request may go unanswered before it is journaled and acked. */
+export const JOURNAL_AFTER_MS = 100
 
 export class RequestHandler {
   private readonly inflight = new Set<Promise<void>>()
@@ -99,16 +108,35 @@ export class RequestHandler {
       this.track(this.execute(request, replier, tracked).then(() => delivery.ack()))
       return
     }
-    this.track(journal.write(decoded.document).then(
-      file => {
-        delivery.ack()
-        return this.execute(request, replier, tracked).then(() => journal.remove(file))
-      },
-      error => {
-        log.error({ err: error, sn: request.sn }, 'journal write failed: the ack waits for the final reply')
-        return this.execute(request, replier, tracked).then(() => delivery.ack())
-      },
-    ))
+    let acked = false
+    const ack = (): void => {
+      if (acked) return
+      acked = true
+      delivery.ack()
+    }
+    let journaled: Promise<string | null> | null = null
+    const persist = (): void => {
+      journaled = journal.write(decoded.document!).then(
+        file => {
+          ack()
+          rememberCancel(tracked, journal, file)
+          return file
+        },
+        error => {
+          log.error({ err: error, sn: request.sn }, 'journal write failed: the ack waits for the final reply')
+          return null
+        },
+      )
+    }
+    const after = this.deps.journalAfterMs ?? JOURNAL_AFTER_MS
+    const timer = after > 0 ? setTimeout(persist, after) : null
+    if (!timer) persist()
+    this.track(this.execute(request, replier, tracked).then(async () => {
+      if (timer) clearTimeout(timer)
+      const file = journaled ? await journaled : null
+      ack()
+      if (file) await journal.remove(file)
+    }))
   }
 
   /**
@@ -128,7 +156,7 @@ export class RequestHandler {
       return 0
     }
     let replayed = 0
-    for (const { file, document } of entries) {
+    for (const { file, document, cancelled } of entries) {
       const checked = checkRequest(document as Document)
       if (!checked.ok) {
         await journal.setAside(file, `${checked.rejection.description}: ${checked.rejection.details}`)
@@ -137,11 +165,23 @@ export class RequestHandler {
       const request = checked.request
       const replier = new Replier(connection, log, request.sn, request.data, request.replyto)
       const tracked = tracker.add(request.sn as string, request.data)
+      // Cancelled before the restart: answered Cancelled at once, never run again.
+      if (cancelled) tracker.cancel(request.sn as string)
+      else rememberCancel(tracked, journal, file)
       this.track(this.execute(request, replier, tracked).then(() => journal.remove(file)))
       replayed++
     }
     if (replayed > 0) log.info({ replayed, dir: journal.dir }, 'journal: replaying requests accepted before a restart')
     return replayed
+  }
+
+  /**
+   * Unload: delete the plugin's journal directory (gofer deletes the pending store), unless a
+   * call is still in flight (its file must survive a crash).
+   */
+  async discardJournal(): Promise<void> {
+    if (this.inflight.size > 0 || !this.deps.journal) return
+    await this.deps.journal.destroy().catch(error => this.deps.log.warn({ err: error }, 'journal: cannot delete the pending directory'))
   }
 
   private async execute(request: ValidRequest, replier: Replier, tracked: TrackedRequest): Promise<void> {
@@ -183,6 +223,12 @@ export class RequestHandler {
     })
     this.inflight.add(tracked)
   }
+}
+
+/** A cancel from now on is written beside the request's journal file, so a restart honours it. */
+function rememberCancel(tracked: TrackedRequest, journal: Journal, file: string): void {
+  if (tracked.cancelled) void journal.markCancelled(file)
+  else tracked.signal.addEventListener('abort', () => void journal.markCancelled(file), { once: true })
 }
 
 /** Wait `ms`; a cancel ends the wait early (the request is then answered as cancelled). */

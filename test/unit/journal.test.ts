@@ -60,6 +60,17 @@ describe('journal', () => {
     assert.equal(existsSync(dir), false)
   })
 
+  it('markCancelled leaves a marker that a restart reads; remove() takes both away', async () => {
+    const journal = new Journal(dir, log)
+    const file = await journal.write({ sn: 'to-cancel' })
+    await journal.markCancelled(file)
+    assert.equal(existsSync(`${file}.cancelled`), true)
+    const [entry] = await new Journal(dir, log).pending()
+    assert.equal(entry!.cancelled, true)
+    await journal.remove(file)
+    assert.deepEqual(readdirSync(dir), [])
+  })
+
   it('a write the disk refuses rejects (the pipeline then acks after the reply)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gofer-journal-')), 'file')
     writeFileSync(file, 'x')
@@ -115,14 +126,18 @@ describe('journal in the request pipeline (memory adapter)', () => {
     writeFileSync(join(pending, '1700000000-000002-0000.json'), request('r2', 'echo', [2]))
     writeFileSync(join(pending, '1700000000-000003-0000.json'), '{"sn": ')
     writeFileSync(join(pending, '1700000000-000004-0000.json'), JSON.stringify({ sn: 'r4', version: '2.0', request: 'nonsense' }))
+    // Cancelled before the restart: answered Cancelled, never run.
+    writeFileSync(join(pending, '1700000000-000005-0000.json'), request('r5', 'sleep', [30]))
+    writeFileSync(join(pending, '1700000000-000005-0000.json.cancelled'), '')
     const daemon = new Daemon({ etc })
     const [plugin] = await daemon.start()
     await plugin!.attached()
     const deadline = Date.now() + 5000
-    while (replies.filter(r => r.result).length < 2 && Date.now() < deadline) await new Promise(r => setTimeout(r, 20))
+    while (replies.filter(r => r.result).length < 3 && Date.now() < deadline) await new Promise(r => setTimeout(r, 20))
     assert.deepEqual(replies.filter(r => r.sn === 'r1').map(r => r.status ?? 'result'), ['started', 'result'])
     assert.deepEqual(replies.find(r => r.sn === 'r1' && r.result)!.result, { retval: 'Ruf one' })
     assert.deepEqual(replies.find(r => r.sn === 'r2' && r.result)!.result, { retval: 2 })
+    assert.deepEqual(replies.filter(r => r.sn === 'r5').map(r => r.status ?? (r.result as { xclass: string }).xclass), ['Cancelled'])
     // Answered requests leave the journal; the unreadable ones stay aside for a human.
     for (let i = 0; i < 50 && readdirSync(pending).some(n => n.endsWith('.json')); i++) await new Promise(r => setTimeout(r, 20))
     assert.deepEqual(readdirSync(pending).sort(), ['1700000000-000003-0000.json.corrupt', '1700000000-000004-0000.json.corrupt'])
@@ -134,5 +149,46 @@ describe('journal in the request pipeline (memory adapter)', () => {
     await plugin!.stop(true)
     await daemon.stop()
     await lease.release()
+  })
+
+  const files = (path: string) => (existsSync(path) ? readdirSync(path).filter(n => n.endsWith('.json')) : [])
+
+  it('a quick call is acked after its reply and never written; a slow one is journaled while it runs', async () => {
+    const queue = 'journal.threshold'
+    configure(queue)
+    const pending = pendingDir(state, 'testplugin')
+    const daemon = new Daemon({ etc, journalAfterMs: 100 })
+    const [plugin] = await daemon.start()
+    await plugin!.attached()
+    const agent = new Agent(url, queue, { wait: 10 })
+    agents.push(agent)
+    assert.equal(await agent.stub('Dog').bark('quick'), 'Ruf quick')
+    assert.deepEqual(files(pending), [])
+    const slow = agent.stub('Dog').sleep(0.5)
+    await new Promise(r => setTimeout(r, 300))
+    assert.equal(files(pending).length, 1, 'journaled while it runs')
+    assert.equal(await slow, 0.5)
+    assert.deepEqual(files(pending), [])
+    await plugin!.stop(true)
+    await daemon.stop()
+    assert.equal(existsSync(pending), false, 'unload deletes the pending directory')
+  })
+
+  it('journalAfterMs=0 journals every request before it runs', async () => {
+    const queue = 'journal.always'
+    configure(queue)
+    const pending = pendingDir(state, 'testplugin')
+    const daemon = new Daemon({ etc, journalAfterMs: 0 })
+    const [plugin] = await daemon.start()
+    await plugin!.attached()
+    const agent = new Agent(url, queue, { wait: 10 })
+    agents.push(agent)
+    const call = agent.stub('Dog').sleep(0.2)
+    await new Promise(r => setTimeout(r, 100))
+    assert.equal(files(pending).length, 1)
+    assert.equal(await call, 0.2)
+    assert.deepEqual(files(pending), [])
+    await plugin!.stop(true)
+    await daemon.stop()
   })
 })
