@@ -16,6 +16,7 @@ import { container } from './container.js'
 import type { Sections } from './config-file.js'
 import { loadExternalAgents, type ExternalAgents } from './external/discover.js'
 import { addToCatalog } from './external/namespace.js'
+import { ExternalWatcher } from './external/watch.js'
 import { ActionScheduler } from './actions.js'
 import { ForwardingDispatcher } from './forwarding.js'
 import { Hooks } from './hooks.js'
@@ -46,6 +47,7 @@ export class Plugin {
   modulePath: string | null = null
   /** Choria external agents from `[external]` (set by load()), active, declined and refused. */
   external: ExternalAgents | null = null
+  private externalWatcher: ExternalWatcher | null = null
   /** The module's @action schedule (set by load()). */
   actions: ActionScheduler | null = null
   /** The module's @load/@unload hooks (set by load()). */
@@ -57,7 +59,7 @@ export class Plugin {
   private stopping = false
   private attachDone: Promise<void> | null = null
 
-  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[]; stateDir?: string | null; journalAfterMs?: number }) {
+  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[]; stateDir?: string | null }) {
     this.log = logger(descriptor.name)
   }
 
@@ -116,6 +118,11 @@ export class Plugin {
   /** Start the actions, connect and consume `[model] queue` (if the plugin has a URL and a queue). */
   start(): void {
     this.actions?.start()
+    if (this.external) {
+      // Choria re-scans its agent directories: new, changed and removed agents while running.
+      this.externalWatcher = new ExternalWatcher(this.external, this.catalog, this.log)
+      this.externalWatcher.start(this.external.settings.rescan)
+    }
     const url = this.url
     if (!url || !this.descriptor.queue) {
       this.log.info('no [messaging] url or [model] queue: not attached to a broker')
@@ -143,7 +150,6 @@ export class Plugin {
       latency: d.latency,
       // With a state directory, requests are journaled before the ack and replayed at start.
       journal: this.options.stateDir ? Journal.at(pendingDir(this.options.stateDir, this.name), this.log) : null,
-      journalAfterMs: this.options.journalAfterMs,
     })
     const handler = this.handler
     // Journaled requests first (they are older than anything the queue will deliver).
@@ -197,6 +203,7 @@ export class Plugin {
   async stop(teardown = false): Promise<void> {
     this.stopping = true
     await this.actions?.stop()
+    await this.externalWatcher?.stop()
     await this.subscription?.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
     this.subscription = null
     if (this.handler && this.handler.pending > 0) {
@@ -204,8 +211,6 @@ export class Plugin {
       const done = await this.handler.drain(DRAIN_MS)
       if (!done) this.log.warn({ pending: this.handler.pending }, 'calls still running after the drain deadline')
     }
-    // Unload forgets the plugin's pending store (kept while a call is still running).
-    if (teardown) await this.handler?.discardJournal()
     if (teardown && this.descriptor.managed === 2 && this.lease && this.descriptor.queue) {
       await this.lease.connection.deleteQueue(this.queueSpec().name).catch(error => this.log.warn({ err: error }, 'queue delete failed'))
     }

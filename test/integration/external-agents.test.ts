@@ -5,7 +5,7 @@
 // py-mco-agent look-alike's strictness.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -67,7 +67,7 @@ describe('external agents over RabbitMQ', () => {
     writeFileSync(join(etc, 'plugins', 'ext.conf'), [
       '[main]', 'enabled=1', `plugin=${TEST_PLUGIN}`, 'threads=4',
       '[messaging]', `url=${AMQP_URL}`, '[model]', `queue=${queue}`, 'managed=2',
-      '[external]', `agents=${agentsDir}`, 'environment=GOFER_EXT_ALLOWED, GOFER_EXT_UNSET', 'facts=../facts.json', '',
+      '[external]', `agents=${agentsDir}`, 'environment=GOFER_EXT_ALLOWED, GOFER_EXT_UNSET', 'facts=../facts.json', 'rescan=1', '',
     ].join('\n'))
     process.env.GOFER_EXT_ALLOWED = 'passed'
     process.env.GOFER_EXT_SECRET = 'must not leak'
@@ -258,6 +258,40 @@ describe('external agents over RabbitMQ', () => {
     const [agentPid, sleepPid] = readFileSync(pids, 'utf8').trim().split('\n').pop()!.split(' ').map(Number)
     assert.equal(alive(agentPid!), false, 'the agent survived')
     assert.equal(alive(sleepPid!), false, 'its child survived')
+  })
+
+  it('re-scans the directory: new agents are served, a changed one that declines keeps the old, removed ones go', async () => {
+    const until = async (check: () => boolean, what: string) => {
+      const deadline = Date.now() + 10_000
+      while (!check()) {
+        assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
+        await new Promise(r => setTimeout(r, 100))
+      }
+    }
+    // Written "10 s ago": DDLs changed within the last 5 s are left for a later scan, as in Choria.
+    const writeDdl = (version: string, settled = true) => {
+      const path = join(agentsDir, 'echoer.json')
+      writeFileSync(path, readFileSync(join(FIXTURES, 'parrot.json'), 'utf8').replace('"name": "parrot"', '"name": "echoer"').replace('"version": "1.0.0"', `"version": "${version}"`))
+      const past = new Date(Date.now() - 10_000)
+      if (settled) utimesSync(path, past, past)
+    }
+    symlinkSync('parrot', join(agentsDir, 'echoer'))
+    writeDdl('1.0.0', false)
+    await new Promise(r => setTimeout(r, 2_500))
+    assert.equal(plugin.catalog.has('echoer'), false, 'a DDL written just now was loaded before it settled')
+    writeDdl('1.0.0')
+    await until(() => plugin.catalog.has('echoer'), 'the new agent')
+    assert.deepEqual(await agent.stub('echoer').echo!({ message: 'new' }), { message: 'new', repeated_by: 'parrot' })
+    // Version 2 declines to activate (the parrot's marker file): version 1 keeps serving.
+    writeFileSync(join(agentsDir, 'echoer.disabled'), '')
+    writeDdl('2.0.0')
+    await until(() => plugin.external!.declined.some(d => d.name === 'echoer'), 'the new version to be declined')
+    assert.equal(plugin.external!.active.find(a => a.name === 'echoer')!.ddl.version, '1.0.0')
+    assert.match(String(await agent.stub('Admin').help!()), /echoer: the agent declined to activate \(version 2\.0\.0\); still serving version 1\.0\.0/)
+    assert.deepEqual(await agent.stub('echoer').echo!({ message: 'old' }), { message: 'old', repeated_by: 'parrot' })
+    rmSync(join(agentsDir, 'echoer.json'))
+    await until(() => !plugin.catalog.has('echoer'), 'the agent to be removed')
+    assert.equal((await raised(agent.stub('echoer').echo!({ message: 'x' }))).xclass, 'NamespaceNotFound')
   })
 
   it('a timeout kills the whole process group and answers the caller', async () => {

@@ -95,7 +95,7 @@ describe('descriptor [external] section', () => {
     const d = readDescriptor(write('ok.conf', '[main]\nenabled=1\n[external]\nagents=agents:/opt/more\nenvironment=LANG, TZ\ntimeout=30\n'))
     assert.deepEqual(d.external, {
       agents: [join(dir, 'agents'), '/opt/more'], environment: ['LANG', 'TZ'], timeout: 30,
-      configDir: join(dirname(dir), 'plugin.d'), facts: null, collective: 'mcollective', inputDefaults: true,
+      configDir: join(dirname(dir), 'plugin.d'), facts: null, collective: 'mcollective', inputDefaults: true, rescan: 20,
     })
     assert.equal(readDescriptor(write('none.conf', '[main]\nenabled=1\n')).external, null)
   })
@@ -105,6 +105,7 @@ describe('descriptor [external] section', () => {
     ['a bad variable name', '[external]\nagents=a\nenvironment=NOT-A-NAME\n', 'environment', /is not a variable name/],
     ['a protocol variable', '[external]\nagents=a\nenvironment=CHORIA_EXTERNAL_REPLY\n', 'environment', /always set by goferd/],
     ['a bad timeout', '[external]\nagents=a\ntimeout=0\n', 'timeout', /integer from 1 to 86400/],
+    ['a bad rescan', '[external]\nagents=a\nrescan=soon\n', 'rescan', /integer from 0 to 86400/],
     ['an unknown key', '[external]\nagents=a\nagent=b\n', 'agent', /unknown key/],
   ]
   for (const [what, text, key, message] of bad) {

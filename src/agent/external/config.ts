@@ -22,9 +22,11 @@ export interface ExternalSettings {
   collective: string
   /** Fill in declared input defaults before validating, as Choria's clients do. */
   inputDefaults: boolean
+  /** Seconds between re-scans of the agents directories (Choria: 20); 0 = never. */
+  rescan: number
 }
 
-const KEYS = new Set(['agents', 'environment', 'timeout', 'config_dir', 'facts', 'collective', 'input_defaults'])
+const KEYS = new Set(['agents', 'environment', 'timeout', 'config_dir', 'facts', 'collective', 'input_defaults', 'rescan'])
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** The `[external]` settings of descriptor `path`, or null without that section. */
@@ -63,6 +65,8 @@ export function externalSettings(path: string, cfg: Sections): ExternalSettings 
   if (!/^[a-z0-9_]+$/.test(collective)) fail('collective', `value "${collective}" must match ^[a-z0-9_]+$`)
   const defaults = (get('input_defaults') ?? 'yes').toLowerCase()
   if (!/^(yes|true|1|no|false|0)$/.test(defaults)) fail('input_defaults', `value "${defaults}" must be one of: yes, true, 1, no, false, 0`)
+  const rescanText = get('rescan') ?? '20'
+  if (!/^\d+$/.test(rescanText) || Number(rescanText) > 86_400) fail('rescan', `value "${rescanText}" must be an integer from 0 to 86400 (seconds; 0 = never)`)
   const configDir = get('config_dir')
   const facts = get('facts')
   return {
@@ -74,5 +78,6 @@ export function externalSettings(path: string, cfg: Sections): ExternalSettings 
     facts: facts ? absolute(facts) : null,
     collective,
     inputDefaults: /^(yes|true|1)$/.test(defaults),
+    rescan: Number(rescanText),
   }
 }

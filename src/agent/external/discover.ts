@@ -21,11 +21,17 @@ export interface NotLoaded {
   name: string | null
   /** The DDL file (or agents directory) concerned. */
   path: string
+  /** The DDL's version (declined agents). */
+  version?: string
   reason: string
 }
 
 export interface ExternalAgents {
   settings: ExternalSettings
+  /** The facts file contents handed to agents (JSON text). */
+  facts: string
+  /** Namespace names of the plugin module, which agents may not take. */
+  taken: Set<string>
   /** Activated agents, sorted by name. */
   active: ExternalAgent[]
   /** Agents whose activation check said no, failed or took too long. */
@@ -83,7 +89,7 @@ function readFacts(settings: ExternalSettings): string {
 }
 
 /** Choria skips a string's `validation` when `maxlength` is 0 or absent; we copy that, and say so. */
-function warnQuirks(ddl: Ddl, log: Logger): void {
+export function warnQuirks(ddl: Ddl, log: Logger): void {
   for (const action of ddl.actions.values()) {
     for (const [name, input] of action.input) {
       if (input.type.toLowerCase() === 'string' && input.validation && input.maxlength === 0) {
@@ -93,52 +99,70 @@ function warnQuirks(ddl: Ddl, log: Logger): void {
   }
 }
 
-/** Scan, parse and activate; `taken` are namespace names already used by the plugin. */
-export async function loadExternalAgents(settings: ExternalSettings, log: Logger, taken: Set<string> = new Set()): Promise<ExternalAgents> {
-  const facts = readFacts(settings)
+export interface Scan {
+  /** Usable DDLs, one agent per name, not yet activated. */
+  candidates: ExternalAgent[]
+  refused: NotLoaded[]
+  /** DDL files skipped because they changed less than `graceMs` ago (still being written). */
+  settling: Set<string>
+}
+
+/** Read every DDL of the agents directories; nothing is run. */
+export function scanAgents(settings: ExternalSettings, facts: string, log: Logger, taken: Set<string>, graceMs = 0): Scan {
   const refused: NotLoaded[] = []
+  const settling = new Set<string>()
   const candidates = new Map<string, ExternalAgent>()
-  const refuse = (name: string | null, path: string, reason: string) => {
-    refused.push({ name, path, reason })
-    log.error({ ddl: path }, `external agent refused: ${reason}`)
-  }
   for (const dir of settings.agents) {
     if (kind(dir) !== 'dir') {
-      refuse(null, dir, `agents directory ${dir} not found`)
+      refused.push({ name: null, path: dir, reason: `agents directory ${dir} not found` })
       continue
     }
     for (const file of ddlFiles(dir)) {
+      const changed = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0
+      if (graceMs > 0 && Date.now() - changed < graceMs) {
+        settling.add(file)
+        continue
+      }
       let ddl: Ddl
       try {
         ddl = readDdl(file, settings.timeout)
       } catch (error) {
         if (!(error instanceof DdlError)) throw error
-        refuse(null, file, error.message)
+        refused.push({ name: null, path: file, reason: error.message })
         continue
       }
+      const refuse = (reason: string) => refused.push({ name: ddl.name, path: file, reason: `${file}: ${reason}` })
       if (ddl.provider !== 'external') {
         // Choria ignores these silently; saying so spares a user the hunt for a missing agent.
-        refuse(ddl.name, file, `${file}: metadata.provider is "${ddl.provider}", not "external": ignored`)
+        refuse(`metadata.provider is "${ddl.provider}", not "external": ignored`)
       } else if (DENIED.has(ddl.name)) {
-        refuse(ddl.name, file, `${file}: agent name "${ddl.name}" is reserved for Choria's own agents`)
+        refuse(`agent name "${ddl.name}" is reserved for Choria's own agents`)
       } else if (candidates.has(ddl.name) || taken.has(ddl.name)) {
-        refuse(ddl.name, file, `${file}: agent "${ddl.name}" is already provided ${candidates.has(ddl.name) ? `by ${candidates.get(ddl.name)!.ddl.path}` : 'by the plugin module'}`)
+        refuse(`agent "${ddl.name}" is already provided ${candidates.has(ddl.name) ? `by ${candidates.get(ddl.name)!.ddl.path}` : 'by the plugin module'}`)
       } else {
-        warnQuirks(ddl, log)
         candidates.set(ddl.name, new ExternalAgent(ddl, executableOf(ddl), settings, facts, log))
       }
     }
   }
-  const checks = await Promise.all([...candidates.values()].map(async agent => ({ agent, why: await agent.activate() })))
+  return { candidates: [...candidates.values()], refused, settling }
+}
+
+/** Scan, parse and activate; `taken` are namespace names already used by the plugin. */
+export async function loadExternalAgents(settings: ExternalSettings, log: Logger, taken: Set<string> = new Set()): Promise<ExternalAgents> {
+  const facts = readFacts(settings)
+  const { candidates, refused } = scanAgents(settings, facts, log, taken)
+  for (const r of refused) log.error({ ddl: r.path }, `external agent refused: ${r.reason}`)
+  for (const agent of candidates) warnQuirks(agent.ddl, log)
+  const checks = await Promise.all(candidates.map(async agent => ({ agent, why: await agent.activate() })))
   const active: ExternalAgent[] = []
   const declined: NotLoaded[] = []
   for (const { agent, why } of checks.sort((a, b) => (a.agent.name < b.agent.name ? -1 : 1))) {
     if (why === null) active.push(agent)
     else {
-      declined.push({ name: agent.name, path: agent.ddl.path, reason: why })
+      declined.push({ name: agent.name, path: agent.ddl.path, version: agent.ddl.version, reason: why })
       log.warn({ agent: agent.name, ddl: agent.ddl.path }, `external agent not activated: ${why}`)
     }
   }
   log.info({ agents: active.map(a => a.name), declined: declined.map(d => d.name) }, 'external agents loaded')
-  return { settings, active, declined, refused }
+  return { settings, facts, taken, active, declined, refused }
 }

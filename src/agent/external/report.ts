@@ -27,7 +27,11 @@ export function externalReport(agents: ExternalAgents): string[] {
   }
   if (agents.declined.length > 0) {
     lines.push('      Not activated:')
-    for (const d of agents.declined) lines.push(`        ${d.name}: ${d.reason}`)
+    for (const d of agents.declined) {
+      // A new version that declined leaves the old one serving (as in Choria): say which.
+      const serving = agents.active.find(a => a.name === d.name)
+      lines.push(`        ${d.name}: ${d.reason}${serving ? ` (version ${d.version}); still serving version ${serving.ddl.version}` : ''}`)
+    }
   }
   if (agents.refused.length > 0) {
     lines.push('      Refused:')
