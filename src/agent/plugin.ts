@@ -59,7 +59,7 @@ export class Plugin {
   private stopping = false
   private attachDone: Promise<void> | null = null
 
-  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[]; stateDir?: string | null }) {
+  constructor(readonly descriptor: Descriptor, private readonly options: { url?: string; pluginPath: string[]; stateDir?: string | null; journalAfterMs?: number }) {
     this.log = logger(descriptor.name)
   }
 
@@ -150,6 +150,7 @@ export class Plugin {
       latency: d.latency,
       // With a state directory, requests are journaled before the ack and replayed at start.
       journal: this.options.stateDir ? Journal.at(pendingDir(this.options.stateDir, this.name), this.log) : null,
+      journalAfterMs: this.options.journalAfterMs,
     })
     const handler = this.handler
     // Journaled requests first (they are older than anything the queue will deliver).
@@ -211,6 +212,8 @@ export class Plugin {
       const done = await this.handler.drain(DRAIN_MS)
       if (!done) this.log.warn({ pending: this.handler.pending }, 'calls still running after the drain deadline')
     }
+    // Unload forgets the plugin's pending store (kept while a call is still running).
+    if (teardown) await this.handler?.discardJournal()
     if (teardown && this.descriptor.managed === 2 && this.lease && this.descriptor.queue) {
       await this.lease.connection.deleteQueue(this.queueSpec().name).catch(error => this.log.warn({ err: error }, 'queue delete failed'))
     }
