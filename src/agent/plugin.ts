@@ -205,13 +205,18 @@ export class Plugin {
     this.stopping = true
     await this.actions?.stop()
     await this.externalWatcher?.stop()
-    await this.subscription?.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
-    this.subscription = null
+    // Pause rather than cancel where the adapter can: the calls in flight are then acked when
+    // answered, instead of being redelivered (and run again) once the channel closes.
+    const subscription = this.subscription
+    if (subscription?.pause) await subscription.pause().catch(error => this.log.warn({ err: error }, 'pause failed'))
+    else await subscription?.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
     if (this.handler && this.handler.pending > 0) {
       this.log.info({ pending: this.handler.pending }, 'waiting for calls in flight')
       const done = await this.handler.drain(DRAIN_MS)
       if (!done) this.log.warn({ pending: this.handler.pending }, 'calls still running after the drain deadline')
     }
+    if (subscription?.pause) await subscription.cancel().catch(error => this.log.warn({ err: error }, 'cancel failed'))
+    this.subscription = null
     // Unload forgets the plugin's pending store (kept while a call is still running).
     if (teardown) await this.handler?.discardJournal()
     if (teardown && this.descriptor.managed === 2 && this.lease && this.descriptor.queue) {

@@ -49,6 +49,12 @@ export interface ConsumeOptions {
 export interface Subscription {
   readonly queue: string
   cancel(): Promise<void>
+  /**
+   * Stop deliveries but keep settling those already delivered (their acks still reach the
+   * broker); cancel() ends the subscription. Lets a plugin drain its calls in flight on reload
+   * or unload without the broker redelivering them. Optional: adapters without it are cancelled.
+   */
+  pause?(): Promise<void>
 }
 
 export type MessageHandler = (delivery: Delivery) => void

@@ -18,7 +18,7 @@ const pluginSource = (version: string) => [
   "import { action, Context, remote } from 'gofer'",
   'export class Worker {',
   '  @remote async wait(seconds: number) { const end = Date.now() + seconds * 1000; while (Date.now() < end && !Context.current().cancelled()) await new Promise(r => setTimeout(r, 20)); return Context.current().cancelled() ? "stopped" : "waited" }',
-  `  @remote async work(tag: number, ms = 20) { await new Promise(r => setTimeout(r, ms)); return { tag, version: '${version}' } }`,
+  `  @remote async work(tag: number, ms = 20) { (globalThis as any).workRuns = ((globalThis as any).workRuns ?? 0) + 1; await new Promise(r => setTimeout(r, ms)); return { tag, version: '${version}' } }`,
   `  @remote version() { return '${version}' }`,
   '  @action({ minutes: 10 }) tidy() {}',
   '}',
@@ -121,6 +121,8 @@ describe('management server', () => {
 
   it('reload under load loses no reply: calls in flight and calls sent meanwhile are all answered', async () => {
     const worker = agent(queues.worker).stub('Worker')
+    const runs = () => ((globalThis as { workRuns?: number }).workRuns ?? 0)
+    const runsBefore = runs()
     const before = Array.from({ length: 40 }, (_, i) => worker.work(i, 50))
     await new Promise(r => setTimeout(r, 100))
     writeFileSync(join(lib, 'worker.ts'), pluginSource('v3'))
@@ -135,6 +137,8 @@ describe('management server', () => {
     // reload run on either; none is lost, and once it returns only the new code answers.
     assert.ok(results.slice(40).every(r => r.version === 'v2' || r.version === 'v3'))
     assert.equal((await worker.work(999, 1) as { version: string }).version, 'v3')
+    // Calls answered during the drain were acked on the paused subscription, not redelivered.
+    assert.equal(runs() - runsBefore, 61, 'each call ran once')
   })
 
   it('unload (managed=2): answers calls in flight, then deletes the queue', async () => {

@@ -30,6 +30,8 @@ export class Consumer implements Subscription {
   private tag: string | null = null
   private starting = false
   private cancelled = false
+  /** basic.cancel sent, channel kept open for the acks of what was delivered (pause()). */
+  private paused = false
   private restartTimer: NodeJS.Timeout | null = null
   private readonly backoff = new Backoff()
 
@@ -49,7 +51,8 @@ export class Consumer implements Subscription {
    * (the 404 closes only this consumer's channel), or amqplib's error when the connection failed.
    */
   async start(model: ChannelModel): Promise<void> {
-    if (this.cancelled) return
+    // Paused: a reconnect or a channel restart must not subscribe again.
+    if (this.cancelled || this.paused) return
     this.starting = true
     const holder: { error: Error | null } = { error: null }
     const state = { live: false, closed: false }
@@ -98,6 +101,21 @@ export class Consumer implements Subscription {
     await bounded(async () => {
       if (tag) await ch.cancel(tag)
       await ch.close()
+    })
+  }
+
+  /** basic.cancel only: nothing new arrives, while acks of delivered messages still work. */
+  async pause(): Promise<void> {
+    if (this.cancelled || this.paused) return
+    this.paused = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    const ch = this.channel
+    const tag = this.tag
+    this.tag = null
+    if (!ch || !tag) return
+    await bounded(async () => {
+      await ch.cancel(tag)
     })
   }
 
