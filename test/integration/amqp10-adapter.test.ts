@@ -160,6 +160,26 @@ describe('amqp-1-0 adapter on RabbitMQ', () => {
     }
   })
 
+  it('sends issued without waiting are written in call order (an agent\'s accepted, started, result)', async () => {
+    const conn = open()
+    try {
+      const q = uniqueQueue()
+      cleanup.push(q)
+      await conn.declareQueue({ name: q, durable: false })
+      const inbox = new Inbox()
+      await conn.consume(q, inbox.handler('ack'), { prefetch: 1000 })
+      // The first sends wait for the existence check and the sender attach; later ones are
+      // written at once. None may overtake another.
+      const n = 300
+      await Promise.all(Array.from({ length: n }, (_, i) => conn.send(q, Buffer.from(String(i)))))
+      const got: number[] = []
+      for (let i = 0; i < n; i++) got.push(Number((await inbox.next()).body.toString()))
+      assert.deepEqual(got, Array.from({ length: n }, (_, i) => i))
+    } finally {
+      await conn.close()
+    }
+  })
+
   it('declares over RabbitMQ\'s 0-9-1 with the full spec: durability, auto-delete, x-expires, binding', async () => {
     const conn = open()
     try {

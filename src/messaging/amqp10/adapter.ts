@@ -8,7 +8,6 @@ import { logger } from '../../log.js'
 import type {
   Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, ReplyEndpoint, SendOptions, Subscription,
 } from '../adapter.js'
-import { delay } from '../amqp091/backoff.js'
 import type { BrokerUrl } from '../url.js'
 import { displayUrl } from '../url.js'
 import { LinkLost } from './attach.js'
@@ -17,7 +16,8 @@ import { Link10 } from './connection.js'
 import { Consumer10, ConsumerSet10, DEFAULT_PREFETCH, type ConsumerHost10 } from './consumer.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS } from './dial.js'
 import { dialectOf, type Dialect } from './dialect.js'
-import { NotTaken, SenderPool } from './sender.js'
+import { Outbox, type OutboxHost } from './outbox.js'
+import { SenderPool } from './sender.js'
 import { brokerModel, type BrokerModel } from './topology.js'
 
 const log = logger('gofer.messaging')
@@ -26,6 +26,7 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   private readonly link: Link10
   private readonly consumers = new ConsumerSet10()
   private readonly senders = new SenderPool()
+  private readonly outbox: Outbox
   /** Declared queue specs, re-declared before consumers re-attach after a reconnect. */
   private readonly specs = new Map<string, QueueSpec>()
   /** Queues known to exist on the current connection (checked before the first send to each). */
@@ -43,6 +44,16 @@ export class Amqp10Connection extends EventEmitter implements Connection {
     this.sendTimeoutMs = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS
     this.connectTimeoutMs = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.link = new Link10(url, options, conn => this.restore(conn))
+    const host: OutboxHost = {
+      link: this.link,
+      sendTimeoutMs: this.sendTimeoutMs,
+      dialect: () => this.dialect,
+      known: queue => this.known.has(queue),
+      mustExist: (queue, address) => this.mustExist(queue, address),
+      checkOpen: () => this.checkOpen(),
+      closedUnder: () => (this.closing ? this.closedUnder() : null),
+    }
+    this.outbox = new Outbox(host, this.senders)
     this.link.on('up', () => this.announce('connected'))
     this.link.on('down', () => this.announce('disconnected'))
     this.link.start()
@@ -61,45 +72,7 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
     this.checkOpen()
     if (!Buffer.isBuffer(body)) throw new InvalidArgument(`send to "${address}": the body must be a Buffer`)
-    const message = encodeMessage(body, options)
-    const deadline = Date.now() + this.sendTimeoutMs
-    let stale: RheaConnection | null = null
-    for (;;) {
-      this.checkOpen()
-      const left = deadline - Date.now()
-      if (left <= 0) throw new ConnectionError(`cannot send to "${address}": no usable connection within ${this.sendTimeoutMs} ms`)
-      let conn: RheaConnection
-      try {
-        conn = await this.link.whenUp(left, stale)
-      } catch (err) {
-        if (this.closing) return this.closedUnder()
-        throw err
-      }
-      const target = this.dialect!.target(address)
-      try {
-        if (target.queue !== null) await this.mustExist(target.queue, address)
-        const sender = await this.senders.senderFor(conn, target.node, address)
-        this.checkOpen()
-        const written = sender.write(message)
-        if (!written) {
-          await sender.whenSendable(Math.min(left, 1000))
-          continue
-        }
-        return await written
-      } catch (err) {
-        if (this.closing) return this.closedUnder()
-        if (err instanceof NotTaken) {
-          await delay(50)
-          continue
-        }
-        if (err instanceof GoferError) throw err
-        if (err instanceof LinkLost) {
-          stale = conn
-          continue
-        }
-        throw new ConnectionError(`cannot send to "${address}": ${(err as Error).message}`, { cause: err })
-      }
-    }
+    return this.outbox.send(address, encodeMessage(body, options), Date.now() + this.sendTimeoutMs)
   }
 
   async declareQueue(spec: QueueSpec): Promise<void> {

@@ -94,6 +94,11 @@ export class SenderPool {
   private readonly senders = new Map<string, CachedSender>()
   private readonly opening = new Map<string, Promise<CachedSender>>()
 
+  /** The cached sender for `node` on `conn`, if any (no attach; the synchronous fast path). */
+  cached(conn: RheaConnection, node: string): CachedSender | undefined {
+    return this.conn === conn ? this.senders.get(node) : undefined
+  }
+
   /** The open sender for `node` on `conn`, attaching one (shared by concurrent callers) if needed. */
   async senderFor(conn: RheaConnection, node: string, address: string): Promise<CachedSender> {
     if (this.conn !== conn) this.reset(conn)
