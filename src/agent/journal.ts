@@ -92,8 +92,14 @@ export class Journal {
    * pass to remove(); rejects when the disk refuses (the caller must then not ack early).
    */
   write(document: Document): Promise<string> {
+    let body: string
+    try {
+      body = dumps(document)
+    } catch (error) {
+      // Called from a timer in the pipeline: a throw here would be uncaught.
+      return Promise.reject(error)
+    }
     const file = join(this.dir, this.nextName())
-    const body = dumps(document)
     this.active.add(file)
     return new Promise<string>((resolve, reject) => {
       this.batch.push({ file, body, resolve, reject })
