@@ -22,6 +22,7 @@ import { ForwardingDispatcher } from './forwarding.js'
 import { Hooks } from './hooks.js'
 import { Journal, pendingDir } from './journal.js'
 import { runForked } from './fork/call.js'
+import { discardSpares } from './fork/spares.js'
 import { registerCallModel } from '../rmi/dispatcher.js'
 
 registerCallModel('fork', runForked)
@@ -219,6 +220,8 @@ export class Plugin {
     this.subscription = null
     // Unload forgets the plugin's pending store (kept while a call is still running).
     if (teardown) await this.handler?.discardJournal()
+    // Spare fork children hold this code: a reload must not serve calls with it.
+    if (this.modulePath) discardSpares(this.modulePath)
     if (teardown && this.descriptor.managed === 2 && this.lease && this.descriptor.queue) {
       await this.lease.connection.deleteQueue(this.queueSpec().name).catch(error => this.log.warn({ err: error }, 'queue delete failed'))
     }

@@ -3,9 +3,7 @@
 // never goferd. Progress is relayed as it comes; the outcome is the child's RESULT, or an
 // exception reply when it dies without one. A cancel (Admin.cancel) or the method's deadline
 // (`@fork({timeout})`) kills the whole group with SIGKILL at once.
-import { fork, type ChildProcess } from 'node:child_process'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import type { Context } from '../../rmi/context.js'
 import { remoteOptions } from '../../rmi/decorators.js'
 import { RaisedResult, type Target } from '../../rmi/dispatcher.js'
@@ -13,8 +11,7 @@ import type { ResultBody } from '../../rmi/envelope.js'
 import { CancelledError } from '../../rmi/tracker.js'
 import type { ValidRequest } from '../../rmi/validate.js'
 import { isChildMessage, type CallMessage } from './protocol.js'
-
-const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'runner.js')
+import { takeChild } from './spares.js'
 
 /** The child died, was killed for its deadline, or could not start: an exception reply. */
 export class ChildFailed extends Error {
@@ -48,12 +45,7 @@ export function runForked(target: Target, request: ValidRequest, context: Contex
   return new Promise<unknown>((resolve, reject) => {
     let result: ResultBody | null = null
     let stop: { error: Error } | null = null
-    const child = fork(RUNNER, [], {
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // Plugin code in the child logs like goferd; no inspector port clashes with goferd's.
-      execArgv: process.execArgv.filter(a => !a.startsWith('--inspect') && !a.startsWith('--cpu-prof')),
-    })
+    const child = takeChild(file, target.module)
     const end = (error: Error): void => {
       if (stop || result) return
       stop = { error }

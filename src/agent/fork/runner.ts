@@ -1,5 +1,6 @@
-// The fork-model child (reference/gofer.md §4.15): started by call.ts with an IPC channel, it
-// receives one CALL, imports the plugin module the way goferd does (loader hooks: TypeScript,
+// The fork-model child (reference/gofer.md §4.15): started by spares.ts with an IPC channel and
+// the module to import (argv: file, plugin), which it imports at once; it then receives one CALL,
+// imports the plugin module the way goferd does (loader hooks: TypeScript,
 // `import 'gofer'`), runs the method directly with a Context whose progress goes back over IPC,
 // sends the RESULT and exits. Whatever happens in here, goferd only sees messages or an exit.
 import { Worker } from 'node:worker_threads'
@@ -29,10 +30,15 @@ function send(message: ChildMessage): Promise<void> {
   })
 }
 
+// Imported while the child waits for its call (a spare); a failure is answered on the call.
+const [preloadFile] = process.argv.slice(2)
+const preloaded = preloadFile ? importPlugin(preloadFile) : null
+preloaded?.catch(() => undefined)
+
 async function run(call: CallMessage): Promise<ResultBody> {
   let exports: Record<string, unknown>
   try {
-    exports = await importPlugin(call.file)
+    exports = await (preloaded && call.file === preloadFile ? preloaded : importPlugin(call.file))
   } catch (error) {
     return failureOf(error, call.plugin)
   }
