@@ -21,6 +21,22 @@ import { bodyBytes, isRedelivered } from './codec.js'
 
 const log = logger('gofer.messaging')
 
+/**
+ * rhea reports a transfer beyond the link credit with a bare console.error (it still delivers
+ * the message). On RabbitMQ 3.x that is the broker's credit race described at grant(), not a
+ * fault of ours, and goferd must not print it on every busy second: this one rhea message goes
+ * to our debug log instead. Everything else on console.error passes through unchanged.
+ */
+const RHEA_CREDIT_MESSAGE = 'Received transfer when credit was %d'
+const consoleError = console.error
+console.error = function (...args: unknown[]): void {
+  if (args[0] === RHEA_CREDIT_MESSAGE) {
+    log.debug({ credit: args[1] }, 'broker sent beyond the link credit (RabbitMQ 3.x credit race)')
+    return
+  }
+  consoleError.apply(console, args)
+}
+
 export const DEFAULT_PREFETCH = 100
 
 export interface ConsumerHost10 {
@@ -87,6 +103,7 @@ export class Consumer10 implements Subscription {
         this.assigned = address
       }
       this.attached = attached
+      this.credit = 0 // credit owed to a previous link died with it
       attached.link.add_credit(this.prefetch)
     } finally {
       this.starting = false
@@ -154,16 +171,28 @@ export class Consumer10 implements Subscription {
     }
   }
 
-  /** One credit back per settled delivery, flowed once per loop turn. */
+  /**
+   * One credit back per settled delivery, flowed once per loop turn, and only once the link's
+   * credit has fallen to half the prefetch. Why batch: RabbitMQ 3.x applies a flow's link-credit
+   * as the new absolute credit without subtracting deliveries already on their way (its credit
+   * API v1), so every flow may overshoot by the messages in flight at that moment (rhea then logs
+   * "Received transfer when credit was 0"). Fewer flows, fewer overshoots; unacked deliveries stay
+   * bounded by the prefetch plus what was in flight.
+   */
   private grant(receiver: Receiver): void {
     this.credit++
     if (this.creditScheduled) return
     this.creditScheduled = true
     setImmediate(() => {
       this.creditScheduled = false
+      if (this.attached?.link !== receiver || !receiver.is_open()) {
+        this.credit = 0
+        return
+      }
+      if (this.credit === 0 || (receiver as unknown as { credit: number }).credit > this.prefetch / 2) return
       const n = this.credit
       this.credit = 0
-      if (n > 0 && this.attached?.link === receiver && receiver.is_open()) receiver.add_credit(n)
+      receiver.add_credit(n)
     })
   }
 
