@@ -101,11 +101,13 @@ export class ReplyQueue {
   ready(): Promise<unknown> {
     if (!this.subscribed) {
       const connection = this.lease.connection
-      const dynamic = connection.replyEndpoint ? connection.replyEndpoint(this.onReply, { prefetch: 1000 }) : Promise.resolve(null)
-      this.subscribed = dynamic.then(endpoint => {
-        this.endpoint = endpoint
-        return endpoint ?? this.consumeNamed()
-      })
+      // Adapters without dynamic nodes (0-9-1, memory) take exactly the named-queue path.
+      this.subscribed = connection.replyEndpoint
+        ? connection.replyEndpoint(this.onReply, { prefetch: 1000 }).then(endpoint => {
+          this.endpoint = endpoint
+          return endpoint ?? this.consumeNamed()
+        })
+        : this.consumeNamed()
       this.subscribed.catch(() => {
         this.subscribed = null
       })
