@@ -14,6 +14,7 @@
 #   certs/wronghost.pem, .key      CN/SAN wrong-host.invalid, signed by the CA (host-name mismatch)
 #   certs/client.pem, client.key   CN=gofer-test-client (clientAuth), signed by the CA
 #   certs/client-bundle.pem        client certificate and key in one file (gofer's clientcert-only form)
+#   certs/other-client.pem, .key   a client certificate signed by other-ca (the broker must refuse it)
 #   certs/other-ca.pem, .key       an unrelated CA (a client trusting it must refuse the server)
 #   node/                          the node's config, mnesia and logs (owned by the rabbitmq user)
 # The keys are throwaway test keys, world-readable on purpose so that any test user can use them.
@@ -54,19 +55,28 @@ export RABBITMQ_PID_FILE="$NODE/pid"
 # Only loopback: Erlang distribution and (if this node is the one that starts it) epmd.
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 export ERL_EPMD_ADDRESS="${ERL_EPMD_ADDRESS:-127.0.0.1}"
+# The VM runs in /var/lib/rabbitmq (Debian's wrapper cd's there): keep a crash dump out of the main node's home.
+export ERL_CRASH_DUMP="$NODE/erl_crash.dump"
 
 log() { echo "tls-broker.sh: $*"; }
 die() { echo "tls-broker.sh: ERROR: $*" >&2; exit 1; }
 
-# The node's own log says why it did not boot; print its end so CI output alone explains a failure.
+# Why the node did not boot is in its crash dump (a VM that died early) or its log; print them
+# so that CI output alone explains a failure. Only files written since this start are shown.
 die_with_logs() {
   echo "tls-broker.sh: ERROR: $*" >&2
   local f
+  crashed && grep -m1 '^Slogan:' "$ERL_CRASH_DUMP" >&2
   for f in ${START_OUT:-} "$(ls -t "$NODE"/log/*.log 2>/dev/null | head -n 1 || true)"; do
-    [[ -n "$f" && -s "$f" ]] && { echo "----- tail of $f -----"; tail -n 40 "$f"; } >&2
+    [[ -n "$f" && -s "$f" && ( -z "${START_OUT:-}" || "$f" == "$START_OUT" || "$f" -nt "$START_OUT" ) ]] || continue
+    { echo "----- tail of $f -----"; tail -n 40 "$f"; } >&2
   done
   exit 1
 }
+
+# True when the VM we started has died (it writes a crash dump), so waiting longer is pointless.
+crashed() { [[ -n "${START_OUT:-}" && -s "$ERL_CRASH_DUMP" && "$ERL_CRASH_DUMP" -nt "$START_OUT" ]]; }
+up_or_crashed() { node_up || { crashed && die_with_logs "node $RABBITMQ_NODENAME died while booting"; }; }
 
 port_open() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 all_ports_open() { port_open "$PORT" && port_open "$VERIFY_PORT" && port_open "$WRONGHOST_PORT"; }
@@ -100,9 +110,17 @@ new_ca() {
 
 # Idempotent: regenerate everything when a file is missing or the server certificate expires within a day.
 make_certs() {
-  command -v openssl >/dev/null || die "openssl is not installed (apt-get install -y openssl)"
+  if ! command -v openssl >/dev/null; then
+    # Minimal Debian images have libssl but not the openssl tool.
+    [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null || die "openssl is not installed (apt-get install -y openssl)"
+    log "installing openssl with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends openssl >/dev/null \
+      || { apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends openssl >/dev/null; } \
+      || die "could not install openssl"
+  fi
   local f complete=yes
-  for f in ca.pem server.pem server.key wronghost.pem wronghost.key client.pem client.key client-bundle.pem other-ca.pem; do
+  for f in ca.pem server.pem server.key wronghost.pem wronghost.key client.pem client.key client-bundle.pem other-ca.pem \
+           other-client.pem other-client.key; do
     [[ -s "$CERTS/$f" ]] || complete=no
   done
   if [[ $complete == yes ]] && openssl x509 -checkend 86400 -noout -in "$CERTS/server.pem" >/dev/null; then
@@ -117,11 +135,13 @@ make_certs() {
   sign wronghost wrong-host.invalid "subjectAltName=DNS:wrong-host.invalid"$'\n'"extendedKeyUsage=serverAuth"
   sign client gofer-test-client "extendedKeyUsage=clientAuth"
   cat "$CERTS/client.pem" "$CERTS/client.key" >"$CERTS/client-bundle.pem"
+  sign other-client gofer-untrusted-client "extendedKeyUsage=clientAuth" other-ca
   chmod 0755 "$CERTS" && chmod 0644 "$CERTS"/*
   CERTS="$final"
   # Swap in whole, so a reader never sees a half-written set; a running node keeps its loaded files.
   rm -rf "$CERTS.old"; [[ -d "$CERTS" ]] && mv "$CERTS" "$CERTS.old"
   mv "$CERTS.new" "$CERTS" && rm -rf "$CERTS.old"
+  GENERATED=yes
 }
 
 write_node_config() {
@@ -163,6 +183,11 @@ start() {
     all_ports_open && { log "not root; ports $PORT/$VERIFY_PORT/$WRONGHOST_PORT accept connections, assuming the TLS node is up"; exit 0; }
     die "only root (or rabbitmq) can start the TLS node"
   fi
+  # A running node keeps the certificates it loaded, which no longer match the new CA.
+  if [[ "${GENERATED:-}" == yes ]] && node_up; then
+    log "certificates were regenerated; restarting node $RABBITMQ_NODENAME"
+    stop
+  fi
   if node_up; then
     log "node $RABBITMQ_NODENAME is already running"
   else
@@ -174,7 +199,7 @@ start() {
     log "starting node $RABBITMQ_NODENAME (TLS on 127.0.0.1:$PORT, $VERIFY_PORT, $WRONGHOST_PORT)"
     START_OUT="$(mktemp)"; trap 'rm -f "$START_OUT"' EXIT
     timeout "$CLI_TIMEOUT" rabbitmq-server -detached >"$START_OUT" 2>&1 || die_with_logs "rabbitmq-server -detached failed"
-    wait_for "node $RABBITMQ_NODENAME to answer ping" node_up
+    wait_for "node $RABBITMQ_NODENAME to answer ping" up_or_crashed
   fi
   timeout $((WAIT + 10)) rabbitmqctl -q await_startup --timeout "$WAIT" >/dev/null || die_with_logs "the node failed to boot"
   wait_for "127.0.0.1:$PORT to accept connections" port_open "$PORT"

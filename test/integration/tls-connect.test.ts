@@ -62,6 +62,11 @@ for (const { label, prefix } of TLS_ADAPTERS) {
       await refused(tlsUrl(prefix, TLS_PORT.verify), { cacert: CA }, /certificate required|client certificate/i)
     })
 
+    it('is refused by a verifying listener with a client certificate from another CA', async () => {
+      await refused(tlsUrl(prefix, TLS_PORT.verify), { cacert: CA, clientcert: certFile('other-client.pem'), clientkey: certFile('other-client.key') },
+        /client certificate|unknown ca/i)
+    })
+
     it('passes a verifying listener with a client certificate (separate key, or one PEM with both)', async () => {
       await accepted(tlsUrl(prefix, TLS_PORT.verify), { cacert: CA, ...CLIENT })
       await accepted(tlsUrl(prefix, TLS_PORT.verify), { cacert: CA, clientcert: certFile('client-bundle.pem') })

@@ -14,7 +14,7 @@ import { ROOT } from './paths.js'
 export const TLS_DIR = process.env.GOFER_TLS_DIR ?? '/var/tmp/gofer-tls'
 const CERTS = join(TLS_DIR, 'certs')
 
-/** A file of the generated set: ca.pem, server.pem, wronghost.pem, client.pem/.key, client-bundle.pem, other-ca.pem. */
+/** A file of the generated set: ca.pem, server.pem, wronghost.pem, client.pem/.key, client-bundle.pem, other-ca.pem, other-client.pem/.key. */
 export const certFile = (name: string): string => join(CERTS, name)
 
 /** The node's listeners, all on 127.0.0.1 (see scripts/tls-broker.sh). */
@@ -53,7 +53,7 @@ function portOpen(port: number): Promise<boolean> {
 /** Fail (never skip) with the command to run when the TLS node or its certificates are missing. */
 export async function requireTlsNode(): Promise<void> {
   const hint = 'start it with `bash scripts/tls-broker.sh start` (as root; after scripts/brokers.sh start)'
-  if (!existsSync(certFile('ca.pem')) || !existsSync(certFile('client-bundle.pem'))) {
+  if (!['ca.pem', 'client-bundle.pem', 'other-client.pem'].every(f => existsSync(certFile(f)))) {
     throw new Error(`no test certificates in ${CERTS}: ${hint}`)
   }
   for (const port of Object.values(TLS_PORT)) {

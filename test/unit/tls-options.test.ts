@@ -9,6 +9,7 @@ import { describe, it } from 'node:test'
 import { readDescriptor } from '../../src/agent/descriptor.js'
 import { ConnectionError } from '../../src/errors.js'
 import type { TlsOptions } from '../../src/messaging/adapter.js'
+import { tlsProblem } from '../../src/messaging/amqp091/dial.js'
 import { acquireConnection } from '../../src/messaging/registry.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gofer-tls-unit-'))
@@ -70,5 +71,24 @@ describe('connection pool and TLS options', () => {
     const b = conn('memory://tls-pool-plain')
     assert.equal(a.connection, b.connection)
     await Promise.all([a.release(), b.release()])
+  })
+})
+
+describe('tlsProblem', () => {
+  const err = (code: string, message: string, reason?: string) => Object.assign(new Error(message), { code, reason })
+
+  it('names the setting involved and keeps the reason, without OpenSSL source locations', () => {
+    const required = err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', '8000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:rec_layer_s3.c:1601:\n', 'tlsv13 alert certificate required')
+    assert.equal(tlsProblem(required, 'h'), 'TLS: the broker requires a client certificate (clientcert, clientkey) (tlsv13 alert certificate required)')
+    assert.match(tlsProblem(err('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), 'h')!, /not signed by a trusted CA \(cacert\) \(self-signed/)
+    assert.match(tlsProblem(err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: x", 'x'), '127.0.0.1')!,
+      /not issued to 127\.0\.0\.1 \(host_validation\) \(Hostname\/IP does not match certificate's altnames/)
+    assert.match(tlsProblem(err('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'm', 'tlsv1 alert unknown ca'), 'h')!, /does not trust the client certificate/)
+  })
+
+  it('leaves other errors alone', () => {
+    assert.equal(tlsProblem(err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), 'h'), null)
+    assert.equal(tlsProblem('text', 'h'), null)
+    assert.equal(tlsProblem(undefined, 'h'), null)
   })
 })
