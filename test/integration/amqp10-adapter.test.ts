@@ -180,6 +180,33 @@ describe('amqp-1-0 adapter on RabbitMQ', () => {
     }
   })
 
+  it('pause stops deliveries but still settles what was delivered (no redelivery of answered calls)', async () => {
+    const conn = open()
+    try {
+      const q = uniqueQueue()
+      cleanup.push(q)
+      await conn.declareQueue({ name: q, durable: false })
+      const inbox = new Inbox()
+      const sub = await conn.consume(q, inbox.handler('none'), { prefetch: 10 })
+      await conn.send(q, Buffer.from('one'))
+      const first = await inbox.next()
+      await sub.pause!()
+      await conn.send(q, Buffer.from('two'))
+      await conn.send(q, Buffer.from('three'))
+      await inbox.quiet(300)
+      first.ack() // the call in flight finishes while paused
+      await sleep(100)
+      await sub.cancel()
+      const next = new Inbox()
+      await conn.consume(q, next.handler('ack'))
+      const bodies = [(await next.next()).body.toString(), (await next.next()).body.toString()]
+      assert.deepEqual(bodies.sort(), ['three', 'two'])
+      await next.quiet(300) // 'one' was acked, not requeued
+    } finally {
+      await conn.close()
+    }
+  })
+
   it('declares over RabbitMQ\'s 0-9-1 with the full spec: durability, auto-delete, x-expires, binding', async () => {
     const conn = open()
     try {

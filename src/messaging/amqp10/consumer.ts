@@ -52,6 +52,8 @@ export class Consumer10 implements Subscription {
   private attached: AttachedLink<Receiver> | null = null
   private starting = false
   private cancelled = false
+  /** pause(): credit withdrawn, link kept so settlements of delivered messages still count. */
+  private paused = false
   private restartTimer: NodeJS.Timeout | null = null
   private credit = 0
   private creditScheduled = false
@@ -79,7 +81,9 @@ export class Consumer10 implements Subscription {
 
   /** Attach the receiver on `conn`. Rejects NotFound (missing queue), LinkLost (connection gone). */
   async start(conn: RheaConnection): Promise<void> {
-    if (this.cancelled) return
+    // Paused: a reconnect must not attach again (the drained calls' messages were requeued
+    // with the old connection anyway).
+    if (this.cancelled || this.paused) return
     this.starting = true
     try {
       // A dynamic node lives as long as its link (expiry link-detach): nothing to clean up.
@@ -118,6 +122,27 @@ export class Consumer10 implements Subscription {
     await attached?.close()
   }
 
+  /**
+   * Stop deliveries but keep the link, so that the calls in flight are settled `accepted` when
+   * answered instead of being requeued and run again (Plugin.stop drains before cancel()).
+   * AMQP 1.0 has no basic.cancel: we withdraw the credit with a flow of link-credit 0 (not a
+   * drain, which would make the broker send what it has to use the credit up) and release
+   * whatever was already on its way.
+   */
+  async pause(): Promise<void> {
+    if (this.cancelled || this.paused) return
+    this.paused = true
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    const receiver = this.attached?.link
+    if (!receiver || !receiver.is_open()) return
+    // rhea's flow() only adds credit; set it to zero and have rhea send the flow frame.
+    const internals = receiver as unknown as { credit: number; issue_flow: boolean; connection: { _register(): void } }
+    internals.credit = 0
+    internals.issue_flow = true
+    internals.connection._register()
+  }
+
   /** End without reporting (the queue is being deleted through this connection). */
   async endQuietly(): Promise<void> {
     await this.cancel()
@@ -141,6 +166,15 @@ export class Consumer10 implements Subscription {
     if (!rheaDelivery || !message) return
     // In flight when cancel() ran: ending the session gives it back.
     if (this.cancelled) return
+    if (this.paused) {
+      // Sent before the broker saw our zero credit: give it straight back, unstarted.
+      try {
+        rheaDelivery.release()
+      } catch {
+        // link already gone: the broker requeues it anyway
+      }
+      return
+    }
     let settled = false
     const settle = (op: () => void): void => {
       if (settled) return
@@ -185,7 +219,7 @@ export class Consumer10 implements Subscription {
     this.creditScheduled = true
     setImmediate(() => {
       this.creditScheduled = false
-      if (this.attached?.link !== receiver || !receiver.is_open()) {
+      if (this.attached?.link !== receiver || !receiver.is_open() || this.paused) {
         this.credit = 0
         return
       }
