@@ -8,8 +8,12 @@
 //   4. gofer, sequential synchronous calls: Agent here, goferd as a separate process
 //   5. gofer, pipelined synchronous calls (BENCH_WINDOW in flight), plus asynchronous calls with
 //      a reply queue + ReplyConsumer, and fire-and-forget calls (wait 0)
-//   6. a Markdown table with the ratios to the floor, PASS/MISS against the targets, and the CPU
-//      time per call of caller, server and broker
+//   6. the AMQP 1.0 path on the same broker (RabbitMQ's amqp1_0 plugin): a raw rhea floor
+//      (bench/floor10.ts, responder in a forked child, bench/floor10-responder.ts) and gofer RMI
+//      over `amqp-1-0+amqp://…` (a second goferd and an Agent with that URL), sequential and
+//      pipelined synchronous calls
+//   7. a Markdown table with the ratios to the floor (for the AMQP 1.0 rows: the rhea floor),
+//      PASS/MISS against the targets, and the CPU time per call of caller, server and broker
 // Subjects run in alternating blocks so that each sees the same background load.
 //
 // Environment: GOFER_BENCH_URL or GOFER_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672),
@@ -17,6 +21,9 @@
 // (calls per pipelined block, 5000), BENCH_PIPELINE_ROUNDS (2), BENCH_WINDOW (gofer calls in
 // flight, 1000), BENCH_THREADS (goferd [main] threads, 4), BENCH_GOFERD_NODE_ARGS (e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GOFERD_LOG_LEVEL (warn).
+// AMQP 1.0: BENCH_AMQP10 (1; 0 skips it), BENCH_AMQP10_URL (default: amqp-1-0+ and the 0-9-1 URL),
+// BENCH_CALLS_AMQP10 (1000), BENCH_WARMUP_AMQP10 (100), BENCH_PIPELINE_AMQP10 (calls per
+// pipelined block, 2000; 0 skips the pipelined 1.0 rows).
 // Exit status: 0 when every measurement ran (even if a target is missed), 1 on an error,
 // 2 when the broker is not reachable.
 import { randomUUID } from 'node:crypto'
@@ -28,6 +35,7 @@ import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
 import { CpuMeter, findBrokerPid } from './cpu.js'
 import { Floor } from './floor.js'
+import { Floor10 } from './floor10.js'
 import { Goferd } from './goferd.js'
 import {
   amqplibUrl, displayUrl, envInt, payload, reachable, summarizeLatencies, summarizeThroughput, withDeadline, type Summary,
@@ -47,6 +55,11 @@ const THREADS = Math.max(1, envInt('BENCH_THREADS', 4))
 const ROUNDS = Math.max(1, envInt('BENCH_ROUNDS', 4))
 const PIPELINE_ROUNDS = Math.max(1, envInt('BENCH_PIPELINE_ROUNDS', 2))
 const GOFERD_NODE_ARGS = (process.env.BENCH_GOFERD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+const AMQP10 = process.env.BENCH_AMQP10 !== '0'
+const URL10 = process.env.BENCH_AMQP10_URL || `amqp-1-0+${amqplibUrl(URL_)}`
+const CALLS10 = Math.max(1, envInt('BENCH_CALLS_AMQP10', 1000))
+const WARMUP10 = envInt('BENCH_WARMUP_AMQP10', 100)
+const PIPELINE10 = envInt('BENCH_PIPELINE_AMQP10', 2000)
 
 /** The whole run must end well within 2 minutes. */
 const RUN_DEADLINE_MS = 110_000
@@ -285,6 +298,7 @@ async function main(): Promise<void> {
   console.log(`- node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load average ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
   console.log(`- broker: RabbitMQ ${floor.serverVersion} at ${displayUrl(URL_)}`)
   console.log(`- payload ${bodyBytes.length} B JSON; sequential: ${WARMUP} warm-up + ${CALLS} calls in ${ROUNDS} blocks; pipelined: ${PIPELINE_ROUNDS} blocks of ${PIPELINE} calls (gofer: ${WINDOW} in flight); goferd pid ${goferd.pid}, threads=${THREADS}`)
+  if (AMQP10) console.log(`- AMQP 1.0 (${displayUrl(URL10)}): ${WARMUP10} warm-up + ${CALLS10} sequential calls in ${ROUNDS} blocks${PIPELINE10 > 0 ? `; pipelined: 1 block of ${PIPELINE10} calls (gofer: ${WINDOW} in flight)` : ''}`)
   console.log('')
 
   const phase = <T>(what: string, run: () => Promise<T>) => withDeadline(run(), PHASE_MS, what)
@@ -340,6 +354,19 @@ async function main(): Promise<void> {
   await phase('gofer fire-and-forget', () => fnfPipe.block(PIPELINE, fnfRun))
 
   const row = (name: string, m: Measure, extra: Partial<Row> = {}): Row => ({ name, result: m.summary(), cpu: m.meter.perCall(m.calls), ...extra })
+
+  // The AMQP 1.0 path, after the 0-9-1 subjects so that its processes do not disturb them. A
+  // failure here still prints the 0-9-1 table, then the run exits 1.
+  const rows10: Row[] = []
+  let error10: Error | null = null
+  let amqp10: { floor: Summary; gofer: Summary } | null = null
+  if (AMQP10) {
+    try {
+      amqp10 = await amqp10Part(body, bodyBytes, brokerPid, row, rows10)
+    } catch (error) {
+      error10 = error as Error
+    }
+  }
   const floorSeq = floorS.seq.summary()
   const floorPipe = floorS.pipe.summary()
   const rows: Row[] = [
@@ -351,6 +378,7 @@ async function main(): Promise<void> {
     row(`gofer sync calls, pipelined (${WINDOW} in flight)`, goferS.pipe, { floor: floorPipe, target: 'rate' }),
     row('gofer async calls + ReplyConsumer, pipelined', asyncPipe, { floor: floorPipe }),
     row('gofer fire-and-forget (wait 0), pipelined', fnfPipe, { floor: floorPipe }),
+    ...rows10,
   ]
   console.log(table(rows))
   console.log('')
@@ -358,6 +386,7 @@ async function main(): Promise<void> {
   const g = { seq: goferS.seq.summary(), pipe: goferS.pipe.summary() }
   const p = { seq: patternS.seq.summary(), pipe: patternS.pipe.summary() }
   console.log(`gofer against the same message pattern in raw amqplib: sequential p50 ${ratio(g.seq.p50, p.seq.p50)}, pipelined calls/s ${ratio(g.pipe.rate, p.pipe.rate)}.`)
+  if (amqp10) console.log(`AMQP 1.0 against 0-9-1, sequential p50: rhea floor ${ratio(amqp10.floor.p50, floorSeq.p50)} the amqplib floor, gofer over 1.0 ${ratio(amqp10.gofer.p50, g.seq.p50)} gofer over 0-9-1.`)
   console.log('')
   console.log('- floor: one persistent, confirmed, mandatory request to a durable queue (manual ack, prefetch 100); one')
   console.log('  persistent reply to an exclusive queue consumed with noAck; the responder acks right after replying.')
@@ -366,10 +395,76 @@ async function main(): Promise<void> {
   console.log("  floor is what gofer's wire protocol costs; gofer's ratio to it is what our implementation costs.")
   console.log('- CPU µs/call: caller (this process) / server (responder or goferd) / broker (the RabbitMQ node; anything else')
   console.log('  using it counts too). Ratios use p50 for sequential rows and calls/s for pipelined ones.')
+  if (AMQP10) {
+    console.log('- AMQP 1.0 rows (RabbitMQ amqp1_0 plugin) compare with the rhea floor, not the amqplib one: rhea requester')
+    console.log('  here, rhea responder in a forked child; durable unsettled request to a durable queue (accept not awaited),')
+    console.log('  responder credit 100 and manual accept; durable reply to a named `/queue/bench.reply.<uuid>` (no dynamic')
+    console.log('  receivers on 3.10), sent on one cached sender per reply address (no anonymous senders); tcp_no_delay.')
+  }
   console.log('')
 
   await cleanup()
   clearTimeout(watchdog)
+  if (error10) return abort(`the AMQP 1.0 part failed: ${error10.stack ?? error10.message}`, 1)
+}
+
+/**
+ * The AMQP 1.0 subjects: the rhea floor and gofer (a goferd of its own, an Agent) with the
+ * amqp-1-0+ URL. Appends its rows to `rows`; returns the sequential summaries.
+ */
+async function amqp10Part(
+  body: unknown, bodyBytes: Buffer, brokerPid: number | undefined,
+  row: (name: string, m: Measure, extra?: Partial<Row>) => Row, rows: Row[],
+): Promise<{ floor: Summary; gofer: Summary }> {
+  const phase = <T>(what: string, run: () => Promise<T>) => withDeadline(run(), PHASE_MS, what)
+  const floor = new Floor10(URL10)
+  cleanups.push(() => floor.stop())
+  await withDeadline(floor.start(), 20_000, 'AMQP 1.0 floor start').catch(error => {
+    throw new Error(`cannot set up the rhea floor on ${displayUrl(URL10)} (is the rabbitmq_amqp1_0 plugin enabled?): ${(error as Error).message}`)
+  })
+  const goferd = new Goferd({ root: ROOT, url: URL10, threads: THREADS, nodeArgs: GOFERD_NODE_ARGS })
+  cleanups.push(() => deleteQueues(URL10, [goferd.queue]))
+  cleanups.push(() => goferd.stop())
+  goferd.spawn()
+  const agent = new Agent(URL10, goferd.queue, { wait: 30 })
+  cleanups.push(() => agent.close())
+  await goferd.waitReady(() => agent.call({ classname: 'Admin', method: 'hello' }, { wait: 2 }), 30_000)
+  const bench = agent.stub('Bench')
+  const echoed = await bench.echo!(body)
+  if (!isDeepStrictEqual(echoed, body)) throw new Error(`Bench.echo over AMQP 1.0 returned ${JSON.stringify(echoed)}`)
+
+  const subjects = [
+    { what: 'rhea floor', call: () => floor.call(bodyBytes), run: (n: number) => floor.pipelined(bodyBytes, n), pid: () => floor.responderPid },
+    {
+      what: 'gofer over AMQP 1.0', call: () => bench.echo!(body), pid: () => goferd.pid,
+      run: (n: number) => inFlight(n, WINDOW, () => agent.call({ classname: 'Bench', method: 'echo', args: [body] })),
+    },
+  ].map(s => ({ ...s, seq: new Measure(new CpuMeter(s.pid, brokerPid), CALLS10), pipe: new Measure(new CpuMeter(s.pid, brokerPid)) }))
+  await phase('AMQP 1.0 warm-up', async () => {
+    for (const s of subjects) for (let i = 0; i < WARMUP10; i++) await s.call()
+  })
+  for (const [i, n] of chunks(CALLS10, ROUNDS).entries()) {
+    for (const s of i % 2 ? [...subjects].reverse() : subjects) await phase(`${s.what} sequential`, () => s.seq.sequential(n, s.call))
+  }
+  if (PIPELINE10 > 0) {
+    await phase('AMQP 1.0 pipelined warm-up', async () => {
+      for (const s of subjects) await s.run(Math.min(WINDOW, PIPELINE10))
+    })
+    for (const s of subjects) await phase(`${s.what} pipelined`, () => s.pipe.block(PIPELINE10, s.run))
+  }
+  const [floorS, goferS] = subjects as [typeof subjects[0], typeof subjects[0]]
+  const floorSeq = floorS.seq.summary()
+  rows.push(
+    row('rhea floor, AMQP 1.0, sequential', floorS.seq),
+    row('gofer sync calls over AMQP 1.0, sequential (vs rhea floor)', goferS.seq, { floor: floorSeq, target: 'p50' }),
+  )
+  if (PIPELINE10 > 0) {
+    rows.push(
+      row('rhea floor, AMQP 1.0, pipelined', floorS.pipe),
+      row(`gofer sync calls over AMQP 1.0, pipelined (${WINDOW} in flight; vs rhea floor)`, goferS.pipe, { floor: floorS.pipe.summary() }),
+    )
+  }
+  return { floor: floorSeq, gofer: goferS.seq.summary() }
 }
 
 try {
