@@ -38,7 +38,7 @@ import { Floor } from './floor.js'
 import { Floor10 } from './floor10.js'
 import { Goferd } from './goferd.js'
 import {
-  amqplibUrl, displayUrl, envInt, payload, reachable, summarizeLatencies, summarizeThroughput, withDeadline, type Summary,
+  amqplibUrl, brokerPort, displayUrl, envInt, payload, reachable, summarizeLatencies, summarizeThroughput, withDeadline, type Summary,
 } from './util.js'
 
 // Before the library is loaded: its logger reads the level once.
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   console.log('')
 
   const phase = <T>(what: string, run: () => Promise<T>) => withDeadline(run(), PHASE_MS, what)
-  const brokerPid = findBrokerPid()
+  const brokerPid = findBrokerPid(brokerPort(URL_))
   const bench = agent.stub('Bench')
   const echoed = await bench.echo!(body)
   if (!isDeepStrictEqual(echoed, body)) throw new Error(`Bench.echo returned ${JSON.stringify(echoed)}, expected ${JSON.stringify(body)}`)

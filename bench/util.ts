@@ -101,3 +101,12 @@ export function payload(): { id: number; kind: string; text: string } {
   const filler = 64 - JSON.stringify(base).length
   return { ...base, text: 'x'.repeat(Math.max(0, filler)) }
 }
+
+/** The TCP port of a broker URL (5672, or 5671 for amqps, when none is given). */
+export function brokerPort(url: string): number {
+  try {
+    return Number(new URL(amqplibUrl(url).replace(/^amqps?:/, 'http:')).port) || (amqplibUrl(url).startsWith('amqps') ? 5671 : 5672)
+  } catch {
+    return 5672
+  }
+}
