@@ -3,13 +3,17 @@
 // manual accept) and sends each request's body back to its reply_to, durable, correlation_id
 // copied, then accepts the request. RabbitMQ 3.10's 1.0 plugin has no anonymous senders
 // (brokers.md §4.3), so one sender per distinct reply address is opened and cached.
+// BENCH_FLOOR10_PATTERN=gofer copies gofer's message pattern instead: two status replies
+// (accepted, started) then the result, all durable and unsettled, and the request is accepted only
+// once the broker has accepted the result. Replies carry `subject` = status | result.
 // Protocol with the parent (IPC): {ready: true} once attached, {error} on failure; the parent
 // sends {stop: true}. If the parent goes away, the child exits on its own.
-import rhea, { type Connection, type EventContext, type Message, type Sender } from 'rhea'
+import rhea, { type Connection, type Delivery, type EventContext, type Message, type Sender } from 'rhea'
 
 const host = process.env.BENCH_FLOOR10_HOST
 const port = Number(process.env.BENCH_FLOOR10_PORT || 5672)
 const queue = process.env.BENCH_FLOOR10_QUEUE
+const goferPattern = process.env.BENCH_FLOOR10_PATTERN === 'gofer'
 if (!host || !queue || !process.send) {
   console.error('floor10-responder: run me through child_process.fork with BENCH_FLOOR10_HOST and BENCH_FLOOR10_QUEUE')
   process.exit(2)
@@ -54,8 +58,20 @@ process.on('SIGTERM', () => stop(0))
 interface ReplySender {
   sender: Sender
   ready: boolean
-  /** Replies sent before the sender had credit, flushed on 'sendable'. */
-  pending: Message[]
+  /** Replies sent before the sender had credit, flushed on 'sendable' (with the request to accept after). */
+  pending: Array<[Message, Delivery | undefined]>
+}
+
+/** Reply delivery → the request delivery to accept once the broker accepted the reply (gofer pattern). */
+const after = new WeakMap<Delivery, Delivery>()
+
+function send(entry: ReplySender, reply: Message, request?: Delivery): void {
+  if (!entry.ready) {
+    entry.pending.push([reply, request])
+    return
+  }
+  const delivery = entry.sender.send(reply)
+  if (request) after.set(delivery, request)
 }
 
 const container = rhea.create_container({ id: `bench-floor10-responder-${process.pid}` })
@@ -83,8 +99,13 @@ function senderFor(address: string): ReplySender {
   const created: ReplySender = { sender, ready: false, pending: [] }
   sender.on('sendable', () => {
     created.ready = true
-    for (const reply of created.pending.splice(0)) sender.send(reply)
+    for (const [reply, request] of created.pending.splice(0)) send(created, reply, request)
   })
+  sender.on('accepted', ctx => {
+    const request = ctx.delivery && after.get(ctx.delivery)
+    if (request) request.accept()
+  })
+  sender.on('rejected', () => fail(new Error(`reply rejected by the broker (${address})`)))
   senders.set(address, created)
   entry = created
   return entry
@@ -97,10 +118,18 @@ receiver.on('message', (ctx: EventContext) => {
   if (replyTo) {
     const raw = msg.body as unknown
     const content = Buffer.isBuffer(raw) ? raw : (raw as { content?: Buffer } | null)?.content ?? raw
-    const reply: Message = { body: rhea.message.data_section(content), correlation_id: msg.correlation_id, durable: true }
     const entry = senderFor(replyTo)
-    if (entry.ready) entry.sender.send(reply)
-    else entry.pending.push(reply)
+    if (goferPattern) {
+      const status = (what: string): Message => ({
+        body: rhea.message.data_section(Buffer.from(JSON.stringify({ status: what, timestamp: new Date().toISOString() }))),
+        correlation_id: msg.correlation_id, durable: true, subject: 'status',
+      })
+      send(entry, status('accepted'))
+      send(entry, status('started'))
+      send(entry, { body: rhea.message.data_section(content), correlation_id: msg.correlation_id, durable: true, subject: 'result' }, ctx.delivery!)
+      return
+    }
+    send(entry, { body: rhea.message.data_section(content), correlation_id: msg.correlation_id, durable: true })
   }
   ctx.delivery!.accept()
 })

@@ -45,7 +45,11 @@ export class Floor10 {
   private closing = false
   serverProduct = '?'
 
-  constructor(private readonly url: string) {}
+  /**
+   * `plain`: one reply per request. `gofer`: gofer's message pattern (see floor10-responder.ts):
+   * three replies, the request accepted once the result is; the caller resolves on the result.
+   */
+  constructor(private readonly url: string, readonly pattern: 'plain' | 'gofer' = 'plain') {}
 
   get responderPid(): number | undefined {
     return this.child?.pid
@@ -54,7 +58,7 @@ export class Floor10 {
   /** Connect, attach the request sender (declares the durable queue) and the reply receiver, fork the responder. */
   async start(): Promise<void> {
     const { host, port, user, password } = parts(this.url)
-    const container = rhea.create_container({ id: `bench-floor10-${process.pid}` })
+    const container = rhea.create_container({ id: `bench-floor10-${this.pattern}-${process.pid}` })
     this.container = container
     container.on('error', error => this.breakWith(error instanceof Error ? error : new Error(String(error))))
     const conn = container.connect({ host, port, username: user, password, reconnect: false, tcp_no_delay: true } as Parameters<Container['connect']>[0])
@@ -79,6 +83,7 @@ export class Floor10 {
     this.sender = sender
     const receiver = conn.open_receiver({ source: { address: `/queue/${this.replyQueue}` }, credit_window: 1000 })
     receiver.on('message', (ctx: EventContext) => {
+      if (this.pattern === 'gofer' && ctx.message?.subject !== 'result') return
       const id = ctx.message?.correlation_id
       const waiting = id === undefined ? undefined : this.waiting.get(String(id))
       if (!waiting) return
@@ -92,7 +97,7 @@ export class Floor10 {
       env: {
         ...process.env,
         BENCH_FLOOR10_HOST: host, BENCH_FLOOR10_PORT: String(port), BENCH_FLOOR10_USER: user, BENCH_FLOOR10_PASSWORD: password,
-        BENCH_FLOOR10_QUEUE: this.queue,
+        BENCH_FLOOR10_QUEUE: this.queue, BENCH_FLOOR10_PATTERN: this.pattern,
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [],

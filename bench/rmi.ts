@@ -359,7 +359,7 @@ async function main(): Promise<void> {
   // failure here still prints the 0-9-1 table, then the run exits 1.
   const rows10: Row[] = []
   let error10: Error | null = null
-  let amqp10: { floor: Summary; gofer: Summary } | null = null
+  let amqp10: { floor: Summary; pattern: Summary; gofer: Summary } | null = null
   if (AMQP10) {
     try {
       amqp10 = await amqp10Part(body, bodyBytes, brokerPid, row, rows10)
@@ -386,7 +386,10 @@ async function main(): Promise<void> {
   const g = { seq: goferS.seq.summary(), pipe: goferS.pipe.summary() }
   const p = { seq: patternS.seq.summary(), pipe: patternS.pipe.summary() }
   console.log(`gofer against the same message pattern in raw amqplib: sequential p50 ${ratio(g.seq.p50, p.seq.p50)}, pipelined calls/s ${ratio(g.pipe.rate, p.pipe.rate)}.`)
-  if (amqp10) console.log(`AMQP 1.0 against 0-9-1, sequential p50: rhea floor ${ratio(amqp10.floor.p50, floorSeq.p50)} the amqplib floor, gofer over 1.0 ${ratio(amqp10.gofer.p50, g.seq.p50)} gofer over 0-9-1.`)
+  if (amqp10) {
+    console.log(`gofer over AMQP 1.0 against the same message pattern in raw rhea: sequential p50 ${ratio(amqp10.gofer.p50, amqp10.pattern.p50)}.`)
+    console.log(`AMQP 1.0 against 0-9-1, sequential p50: rhea floor ${ratio(amqp10.floor.p50, floorSeq.p50)} the amqplib floor, gofer over 1.0 ${ratio(amqp10.gofer.p50, g.seq.p50)} gofer over 0-9-1.`)
+  }
   console.log('')
   console.log('- floor: one persistent, confirmed, mandatory request to a durable queue (manual ack, prefetch 100); one')
   console.log('  persistent reply to an exclusive queue consumed with noAck; the responder acks right after replying.')
@@ -400,6 +403,8 @@ async function main(): Promise<void> {
     console.log('  here, rhea responder in a forked child; durable unsettled request to a durable queue (accept not awaited),')
     console.log('  responder credit 100 and manual accept; durable reply to a named `/queue/bench.reply.<uuid>` (no dynamic')
     console.log('  receivers on 3.10), sent on one cached sender per reply address (no anonymous senders); tcp_no_delay.')
+    console.log("  gofer's message pattern in raw rhea: three durable replies (status accepted, started, result), the request")
+    console.log('  accepted once the broker accepted the result, every reply accepted by the caller.')
   }
   console.log('')
 
@@ -415,11 +420,13 @@ async function main(): Promise<void> {
 async function amqp10Part(
   body: unknown, bodyBytes: Buffer, brokerPid: number | undefined,
   row: (name: string, m: Measure, extra?: Partial<Row>) => Row, rows: Row[],
-): Promise<{ floor: Summary; gofer: Summary }> {
+): Promise<{ floor: Summary; pattern: Summary; gofer: Summary }> {
   const phase = <T>(what: string, run: () => Promise<T>) => withDeadline(run(), PHASE_MS, what)
   const floor = new Floor10(URL10)
+  const pattern = new Floor10(URL10, 'gofer')
   cleanups.push(() => floor.stop())
-  await withDeadline(floor.start(), 20_000, 'AMQP 1.0 floor start').catch(error => {
+  cleanups.push(() => pattern.stop())
+  await withDeadline(Promise.all([floor.start(), pattern.start()]), 20_000, 'AMQP 1.0 floor start').catch(error => {
     throw new Error(`cannot set up the rhea floor on ${displayUrl(URL10)} (is the rabbitmq_amqp1_0 plugin enabled?): ${(error as Error).message}`)
   })
   const goferd = new Goferd({ root: ROOT, url: URL10, threads: THREADS, nodeArgs: GOFERD_NODE_ARGS })
@@ -435,6 +442,7 @@ async function amqp10Part(
 
   const subjects = [
     { what: 'rhea floor', call: () => floor.call(bodyBytes), run: (n: number) => floor.pipelined(bodyBytes, n), pid: () => floor.responderPid },
+    { what: "rhea, gofer's pattern", call: () => pattern.call(bodyBytes), run: (n: number) => pattern.pipelined(bodyBytes, n), pid: () => pattern.responderPid },
     {
       what: 'gofer over AMQP 1.0', call: () => bench.echo!(body), pid: () => goferd.pid,
       run: (n: number) => inFlight(n, WINDOW, () => agent.call({ classname: 'Bench', method: 'echo', args: [body] })),
@@ -444,7 +452,7 @@ async function amqp10Part(
     for (const s of subjects) for (let i = 0; i < WARMUP10; i++) await s.call()
   })
   for (const [i, n] of chunks(CALLS10, ROUNDS).entries()) {
-    for (const s of i % 2 ? [...subjects].reverse() : subjects) await phase(`${s.what} sequential`, () => s.seq.sequential(n, s.call))
+    for (const s of subjects.map((_, k) => subjects[(k + i) % subjects.length]!)) await phase(`${s.what} sequential`, () => s.seq.sequential(n, s.call))
   }
   if (PIPELINE10 > 0) {
     await phase('AMQP 1.0 pipelined warm-up', async () => {
@@ -452,19 +460,21 @@ async function amqp10Part(
     })
     for (const s of subjects) await phase(`${s.what} pipelined`, () => s.pipe.block(PIPELINE10, s.run))
   }
-  const [floorS, goferS] = subjects as [typeof subjects[0], typeof subjects[0]]
+  const [floorS, patternS, goferS] = subjects as [typeof subjects[0], typeof subjects[0], typeof subjects[0]]
   const floorSeq = floorS.seq.summary()
   rows.push(
     row('rhea floor, AMQP 1.0, sequential', floorS.seq),
+    row("rhea, gofer's message pattern, AMQP 1.0, sequential", patternS.seq, { floor: floorSeq }),
     row('gofer sync calls over AMQP 1.0, sequential (vs rhea floor)', goferS.seq, { floor: floorSeq, target: 'p50' }),
   )
   if (PIPELINE10 > 0) {
     rows.push(
       row('rhea floor, AMQP 1.0, pipelined', floorS.pipe),
+      row("rhea, gofer's message pattern, AMQP 1.0, pipelined", patternS.pipe, { floor: floorS.pipe.summary() }),
       row(`gofer sync calls over AMQP 1.0, pipelined (${WINDOW} in flight; vs rhea floor)`, goferS.pipe, { floor: floorS.pipe.summary() }),
     )
   }
-  return { floor: floorSeq, gofer: goferS.seq.summary() }
+  return { floor: floorSeq, pattern: patternS.seq.summary(), gofer: goferS.seq.summary() }
 }
 
 try {
