@@ -30,11 +30,19 @@ if (await reachable(brokerUrl)) {
   url = brokerUrl
   console.log(`broker: RabbitMQ at ${brokerUrl.replace(/\/\/[^@]*@/, '//')} (goferd runs as a separate process)`)
   const goferd = spawn(process.execPath, [join(root, 'bin/goferd'), '-c', join(root, 'etc/gofer'), '-u', url], { stdio: 'inherit' })
-  const exited = new Promise(resolve => goferd.once('exit', code => resolve(code)))
-  stopDaemon = async () => { goferd.kill('SIGTERM'); return exited }
-  // Wait until goferd answers on its queue.
+  let exitCode
+  const exited = new Promise(resolve => goferd.once('exit', code => { exitCode = code; resolve(code) }))
+  stopDaemon = async () => { if (exitCode === undefined) goferd.kill('SIGTERM'); return exited }
+  // Whatever happens below, never leave goferd running behind us.
+  process.once('exit', () => { if (exitCode === undefined) goferd.kill('SIGKILL') })
+  // Wait until our goferd answers on its queue (and stop if it could not start, e.g. another
+  // goferd already holds etc/gofer's pid file).
   const probe = new Agent(url, 'demo', { wait: 2 })
   for (let i = 0; ; i++) {
+    if (exitCode !== undefined) {
+      console.error(`goferd exited (${exitCode}) before answering; see its message above`)
+      process.exit(1)
+    }
     try { await probe.call({ classname: 'Admin', method: 'hello' }); break } catch (error) {
       if (i >= 30) throw new Error(`goferd did not answer: ${error.message}`)
       await new Promise(r => setTimeout(r, 300))
@@ -52,7 +60,10 @@ if (await reachable(brokerUrl)) {
 
 // Asynchronous calls with a reply queue show every reply gofer sends.
 const replyQueue = `demo.replies.${process.pid}`
+// A final reply can arrive before agent.call() resolves (the call resolves on the broker's
+// confirm), so remember finished sns as well as waiters.
 const finals = new Map()
+const finished = new Set()
 const consumer = new ReplyConsumer(url, replyQueue, { temporary: true })
 await consumer.start(reply => {
   const line = { accepted: 'accepted', started: 'started', rejected: `rejected: ${reply.description} : ${reply.details}`,
@@ -60,13 +71,17 @@ await consumer.start(reply => {
     succeeded: `result: ${JSON.stringify(reply.retval)}`,
     failed: `exception: ${reply.error?.message} ${JSON.stringify(reply.error?.state)}` }[reply.kind]
   console.log(`    ${line}`)
-  if (reply.kind === 'succeeded' || reply.kind === 'failed') finals.get(reply.sn)?.()
+  if (reply.kind === 'succeeded' || reply.kind === 'failed') {
+    finished.add(reply.sn)
+    finals.get(reply.sn)?.()
+  }
 })
 const agent = new Agent(url, 'demo', { reply: replyQueue })
 async function show(label, input) {
   console.log(`> ${label}`)
   const sn = await agent.call(input)
   await new Promise((resolve, reject) => {
+    if (finished.has(sn)) return resolve()
     finals.set(sn, resolve)
     setTimeout(() => reject(new Error(`no final reply for ${label}`)), 10_000).unref()
   })
