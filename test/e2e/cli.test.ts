@@ -8,35 +8,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { acquireConnection, type ConnectionLease } from '../../src/messaging/registry.js'
+import { gofer as run } from '../support/cli.js'
 import { TEST_PLUGIN } from '../support/daemon.js'
 import { AMQP_URL, ROOT } from '../support/paths.js'
 
-const GOFER = join(ROOT, 'bin', 'gofer')
 const GOFERD = join(ROOT, 'bin', 'goferd')
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
 
-function run(args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GOFER, ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`gofer ${args.join(' ')} did not exit within ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`))
-    }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 interface Goferd {
   child: ChildProcess

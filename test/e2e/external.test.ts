@@ -10,28 +10,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { acquireConnection } from '../../src/messaging/registry.js'
+import { gofer as run } from '../support/cli.js'
 import { AMQP_URL, ROOT } from '../support/paths.js'
 
-const GOFER = join(ROOT, 'bin', 'gofer')
 const GOFERD = join(ROOT, 'bin', 'goferd')
 
-function run(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GOFER, ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`gofer ${args.join(' ')} did not exit in time; stdout=${stdout} stderr=${stderr}`))
-    }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 /** A loopback port nobody listens on right now. */
 function freePort(): Promise<number> {

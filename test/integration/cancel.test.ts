@@ -3,12 +3,12 @@
 // hanging), a running direct call sees Context.current().cancelled(), a running fork call's child
 // is killed within 200 ms and its caller gets the Cancelled reply. Also through `gofer rmi`.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Cancelled, RemoteError } from '../../src/errors.js'
 import { Agent, type Trigger } from '../../src/rmi/agent.js'
 import { tracker } from '../../src/rmi/tracker.js'
+import { gofer } from '../support/cli.js'
 import { startTestDaemon, type RunningDaemon } from '../support/daemon.js'
 import { AMQP_URL, ROOT } from '../support/paths.js'
 
@@ -38,16 +38,6 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 }
 
-function gofer(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gofer'), ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    child.on('exit', code => resolve({ code, stdout, stderr }))
-  })
-}
 
 describe('cancellation', () => {
   let agentd: RunningDaemon

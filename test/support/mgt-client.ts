@@ -2,33 +2,9 @@
 // gofer's own Python client behaviour (send without half-closing, one recv(4096)).
 import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
-import { join } from 'node:path'
-import { ROOT } from './paths.js'
+import type { CliRun as Run } from './cli.js'
 
-export interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Run `bin/gofer <args>` to completion. */
-export function gofer(args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gofer'), ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`gofer ${args.join(' ')} did not exit within ${timeoutMs} ms`))
-    }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+export { gofer, type CliRun as Run } from './cli.js'
 
 /** Send raw bytes (optionally half-closing) and read the reply to EOF. */
 export function rawRequest(port: number, payload: string | Buffer, halfClose = true): Promise<string> {

@@ -1,7 +1,6 @@
 // The throwaway TLS node of scripts/tls-broker.sh and its certificates, for the TLS tests.
 // The script is the one place that generates the certificates (openssl, into $GOFER_TLS_DIR/certs):
 // the broker needs them before it boots, and the tests must trust the CA the broker presents.
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -9,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Daemon } from '../../src/agent/daemon.js'
 import { TEST_PLUGIN } from './daemon.js'
-import { ROOT } from './paths.js'
+
+export { gofer, type CliRun } from './cli.js'
 
 export const TLS_DIR = process.env.GOFER_TLS_DIR ?? '/var/tmp/gofer-tls'
 const CERTS = join(TLS_DIR, 'certs')
@@ -90,27 +90,4 @@ export async function startTlsDaemon(url: string, messaging: Record<string, stri
   }
 }
 
-export interface CliRun {
-  code: number | null
-  stdout: string
-  stderr: string
-}
 
-/** Run the gofer CLI (bin/gofer) and collect its output. */
-export function gofer(args: string[], timeoutMs = 20_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gofer'), ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`gofer ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr=${stderr}`))
-    }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}

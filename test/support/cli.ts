@@ -1,0 +1,29 @@
+// Run the gofer CLI (bin/gofer) as a user would, collecting stdout, stderr and the exit code.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { ROOT } from './paths.js'
+
+export interface CliRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run `bin/gofer <args>` to completion; rejects if it has not exited within `timeoutMs`. */
+export function gofer(args: string[], timeoutMs = 60_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gofer'), ...args], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', c => (stdout += c))
+    child.stderr.on('data', c => (stderr += c))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`gofer ${args.join(' ')} did not exit within ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`))
+    }, timeoutMs)
+    child.on('exit', code => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
