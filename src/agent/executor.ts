@@ -1,5 +1,7 @@
 // Bounds how many calls of one plugin run at once (`[main] threads`, gofer's worker pool);
 // calls beyond the limit wait in arrival order.
+import type { AbortLike } from '../rmi/tracker.js'
+
 export class Executor {
   private running = 0
   private readonly waiting: Array<() => void> = []
@@ -17,21 +19,34 @@ export class Executor {
    * aborts while the task still waits for a slot, it leaves the line and rejects with the
    * signal's reason (a cancelled request must not wait for a busy plugin to be answered).
    */
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw signal.reason
-    if (this.running >= this.limit) await this.wait(signal)
-    else this.running++
-    try {
-      return await task()
-    } finally {
-      const next = this.waiting.shift()
-      // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the queue.
-      if (next) next()
-      else this.running--
+  run<T>(task: () => Promise<T>, signal?: AbortLike): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.running < this.limit) {
+      this.running++
+      return this.start(task)
     }
+    return this.wait(signal).then(() => this.start(task))
   }
 
-  private wait(signal?: AbortSignal): Promise<void> {
+  /** Run `task` in a slot already taken; the slot is handed on when it settles. */
+  private start<T>(task: () => Promise<T>): Promise<T> {
+    let work: Promise<T>
+    try {
+      work = task()
+    } catch (error) {
+      work = Promise.reject(error)
+    }
+    return work.finally(() => this.release())
+  }
+
+  private release(): void {
+    const next = this.waiting.shift()
+    // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the queue.
+    if (next) next()
+    else this.running--
+  }
+
+  private wait(signal?: AbortLike): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const granted = (): void => {
         signal?.removeEventListener('abort', aborted)

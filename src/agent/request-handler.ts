@@ -16,10 +16,11 @@ import { Context } from '../rmi/context.js'
 import type { Dispatcher } from '../rmi/dispatcher.js'
 import { decode } from '../rmi/envelope.js'
 import { Replier } from '../rmi/replier.js'
-import { CancelledError, tracker, type TrackedRequest } from '../rmi/tracker.js'
+import { CancelledError, tracker, type AbortLike, type TrackedRequest } from '../rmi/tracker.js'
 import { failureOf } from '../rmi/failure.js'
 import type { Document, ResultBody } from '../rmi/envelope.js'
 import { checkRequest, readReplyTo, type ValidRequest } from '../rmi/validate.js'
+import { Deadlines } from './deadlines.js'
 import type { Executor } from './executor.js'
 import type { Journal } from './journal.js'
 
@@ -46,7 +47,12 @@ export const JOURNAL_AFTER_MS = 100
 
 export class RequestHandler {
   private readonly inflight = new Set<Promise<void>>()
-  constructor(private readonly deps: HandlerDeps) {}
+  /** Requests to journal once unanswered for journalAfterMs (null: journal at once, or no journal). */
+  private readonly unanswered: Deadlines<() => void> | null
+  constructor(private readonly deps: HandlerDeps) {
+    const after = deps.journalAfterMs ?? JOURNAL_AFTER_MS
+    this.unanswered = deps.journal && after > 0 ? new Deadlines(after, persist => persist()) : null
+  }
 
   /** Calls accepted and not yet answered. */
   get pending(): number {
@@ -128,11 +134,11 @@ export class RequestHandler {
         },
       )
     }
-    const after = this.deps.journalAfterMs ?? JOURNAL_AFTER_MS
-    const timer = after > 0 ? setTimeout(persist, after) : null
-    if (!timer) persist()
+    const unanswered = this.unanswered
+    if (unanswered) unanswered.add(persist)
+    else persist()
     this.track(this.execute(request, replier, tracked).then(async () => {
-      if (timer) clearTimeout(timer)
+      unanswered?.delete(persist)
       const file = journaled ? await journaled : null
       ack()
       if (file) await journal.remove(file)
@@ -232,7 +238,7 @@ function rememberCancel(tracked: TrackedRequest, journal: Journal, file: string)
 }
 
 /** Wait `ms`; a cancel ends the wait early (the request is then answered as cancelled). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortLike): Promise<void> {
   return new Promise(resolve => {
     const done = (): void => {
       clearTimeout(timer)

@@ -11,6 +11,13 @@ export interface SendOptions {
   ttl?: number
   /** Persistent (delivery_mode 2 / durable header). @default true */
   durable?: boolean
+  /**
+   * A hint, not a promise: the message may wait until the end of the current event-loop turn so
+   * that it shares one socket write with the messages sent right after it (an agent's accepted
+   * and started replies, which its result usually follows within microseconds). Without it the
+   * message is written at once. Adapters that cannot coalesce ignore it. @default false
+   */
+  batch?: boolean
 }
 
 /** One received message. Exactly one of ack/reject must be called, once. */

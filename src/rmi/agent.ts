@@ -19,18 +19,25 @@ const ASYNC_SEND_DEADLINE_MS = 10_000
  * Send, and send again when the connection was lost before the broker confirmed (the adapter
  * waits for the reconnection). At least once: if the broker had the first copy, the agent may
  * run the call twice; the caller keeps the first final reply for the sn and ignores the other.
+ * The first try is a plain call: the retry loop is entered only after a failure.
  */
-async function sendSurvivingReconnects(connection: Connection, send: () => Promise<void>, deadline: number): Promise<void> {
+function sendSurvivingReconnects(connection: Connection, send: () => Promise<void>, deadline: number): Promise<void> {
+  return send().catch(error => resend(connection, send, deadline, error))
+}
+
+async function resend(connection: Connection, send: () => Promise<void>, deadline: number, error: unknown): Promise<void> {
   for (;;) {
+    if (!(error instanceof ConnectionError) || Date.now() >= deadline) throw error
+    // A broker that never answered (the first connect failed) is not a lost connection.
+    const failed = error
+    await connection.ready().catch(() => {
+      throw failed
+    })
+    await new Promise(resolve => setTimeout(resolve, 50))
     try {
       return await send()
-    } catch (error) {
-      if (!(error instanceof ConnectionError) || Date.now() >= deadline) throw error
-      // A broker that never answered (the first connect failed) is not a lost connection.
-      await connection.ready().catch(() => {
-        throw error
-      })
-      await new Promise(resolve => setTimeout(resolve, 50))
+    } catch (next) {
+      error = next
     }
   }
 }
@@ -139,7 +146,16 @@ export class Agent {
     return this.lease.connection
   }
 
-  private async send(sn: string, input: CallInput, options: AgentOptions): Promise<unknown> {
+  /** Send the request; every failure (bad option, unserialisable argument) is a rejection. */
+  private send(sn: string, input: CallInput, options: AgentOptions): Promise<unknown> {
+    try {
+      return this.sendNow(sn, input, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  private sendNow(sn: string, input: CallInput, options: AgentOptions): Promise<unknown> {
     const wait = seconds('wait', options.wait ?? 90)
     const ttl = options.ttl !== undefined ? seconds('ttl', options.ttl) : 0
     const connection = this.connection()
@@ -149,23 +165,25 @@ export class Agent {
       classname: input.classname, method: input.method, args: input.args ?? [], kws: input.kws ?? {}, cntr: input.cntr ?? null,
     }), 'utf8')
     if (options.reply || wait === 0) {
-      await sendSurvivingReconnects(connection, () => connection.send(this.address, request(options.reply ?? null), sendOptions), Date.now() + ASYNC_SEND_DEADLINE_MS)
-      return sn
+      const body = request(options.reply ?? null)
+      return sendSurvivingReconnects(connection, () => connection.send(this.address, body, sendOptions), Date.now() + ASYNC_SEND_DEADLINE_MS)
+        .then(() => sn)
     }
     this.replies ??= ReplyQueue.acquire(this.url, this.options.tls)
     const replies = this.replies
-    const replyto = await replies.address(options.exchange)
-    const result = replies.expect(sn, wait, options.progress ?? null)
-    this.mine.add(sn)
-    // Not awaited before waiting: the confirm and the reply race, and a failed send ends the wait.
-    const body = request(replyto)
-    sendSurvivingReconnects(connection, () => connection.send(this.address, body, sendOptions), Date.now() + wait * 1000)
-      .catch(error => replies.fail(sn, error))
-    try {
-      return await result
-    } finally {
-      this.mine.delete(sn)
+    const call = (replyto: string): Promise<unknown> => {
+      // Encoded first: an argument JSON cannot carry fails the call before anything waits for it.
+      const body = request(replyto)
+      const result = replies.expect(sn, wait, options.progress ?? null)
+      this.mine.add(sn)
+      // Not awaited before waiting: the confirm and the reply race, and a failed send ends the wait.
+      sendSurvivingReconnects(connection, () => connection.send(this.address, body, sendOptions), Date.now() + wait * 1000)
+        .catch(error => replies.fail(sn, error))
+      return result.finally(() => this.mine.delete(sn))
     }
+    // Once the reply queue is up, its address is known without waiting (every call after the first).
+    const known = options.exchange ? null : replies.knownAddress()
+    return known !== null ? call(known) : replies.address(options.exchange).then(call)
   }
 
   /** Release the connection and reply queue; calls still waiting reject with ConnectionClosed. */

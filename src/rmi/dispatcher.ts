@@ -69,7 +69,8 @@ export class Dispatcher {
   }
 }
 
-function run(target: Target, request: ValidRequest, context: Context): Promise<unknown> {
+/** The method's return value: a promise for async code, else the value itself (not wrapped, see Context.run). */
+function run(target: Target, request: ValidRequest, context: Context): unknown {
   const model = target.member.model
   if (model === 'direct') return invoke(target, request)
   const runner = models.get(model)
@@ -78,12 +79,12 @@ function run(target: Target, request: ValidRequest, context: Context): Promise<u
   return runner(target, request, context)
 }
 
-async function invoke({ namespace, member }: Target, request: ValidRequest): Promise<unknown> {
+function invoke({ namespace, member }: Target, request: ValidRequest): unknown {
   const label = namespace.kind === 'class' ? `${namespace.name}.${member.name}` : member.name
   const args = bindArguments(label, member.params, request.args, request.kws)
-  if (namespace.kind === 'module' || !namespace.cls) return await member.fn(...args)
+  if (namespace.kind === 'module' || !namespace.cls) return member.fn(...args)
   const cntr = request.cntr ?? { args: [], kws: {} }
   const ctorArgs = bindArguments(namespace.name, namespace.ctorParams, cntr.args, cntr.kws)
   const instance = new namespace.cls(...ctorArgs)
-  return await member.fn.apply(instance, args)
+  return member.fn.apply(instance, args)
 }

@@ -8,6 +8,8 @@ import { failureOf } from './failure.js'
 import { NotSerializable } from './json.js'
 import type { Rejection } from './validate.js'
 
+const BATCH = { batch: true } as const
+
 export class Replier {
   private readonly encoder: ReplyEncoder | null
   constructor(
@@ -25,7 +27,8 @@ export class Replier {
     return this.encoder !== null
   }
 
-  private send(kind: string, encode: (encoder: ReplyEncoder) => string): Promise<void> {
+  /** `batch`: a status reply, which may share a socket write with the reply after it (SendOptions.batch). */
+  private send(kind: string, encode: (encoder: ReplyEncoder) => string, batch = false): Promise<void> {
     const encoder = this.encoder
     if (!encoder) return Promise.resolve()
     let body: string
@@ -35,17 +38,17 @@ export class Replier {
       this.log.error({ err: error, sn: this.sn, kind }, 'reply not serialisable; dropped')
       return Promise.resolve()
     }
-    return this.connection.send(this.replyto!, Buffer.from(body, 'utf8')).catch(error => {
+    return this.connection.send(this.replyto!, Buffer.from(body, 'utf8'), batch ? BATCH : undefined).catch(error => {
       this.log.warn({ err: error, sn: this.sn, replyto: this.replyto, kind }, 'reply not delivered')
     })
   }
 
   accepted(): Promise<void> {
-    return this.send('accepted', e => e.status('accepted'))
+    return this.send('accepted', e => e.status('accepted'), true)
   }
 
   started(): Promise<void> {
-    return this.send('started', e => e.status('started'))
+    return this.send('started', e => e.status('started'), true)
   }
 
   rejected(rejection: Rejection): Promise<void> {

@@ -73,6 +73,8 @@ export class ReplyQueue {
   /** The named queue, consumed besides a dynamic node only for replies through an exchange. */
   private named: Promise<Subscription> | null = null
   private closed = false
+  /** ready() has resolved and no failure reset it since. */
+  private isReady = false
 
   private constructor(url: string, private readonly key: string, tls: TlsOptions | undefined) {
     this.lease = acquireConnection(url, { retry: false, tls })
@@ -108,11 +110,19 @@ export class ReplyQueue {
           return endpoint ?? this.consumeNamed()
         })
         : this.consumeNamed()
-      this.subscribed.catch(() => {
+      this.subscribed.then(() => {
+        this.isReady = true
+      }, () => {
         this.subscribed = null
       })
     }
     return this.subscribed
+  }
+
+  /** The plain reply address (no exchange) once the queue or node is ready; null before. */
+  knownAddress(): string | null {
+    if (!this.isReady) return null
+    return this.endpoint?.address ?? this.name
   }
 
   /** The reply address for callers using `exchange` (bound once per exchange). */

@@ -19,23 +19,61 @@ export class CancelledError extends Error {
   }
 }
 
+/** The part of AbortSignal the request pipeline uses; AbortSignal itself satisfies it. */
+export interface AbortLike {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
+/**
+ * A one-shot cancellation flag with listeners. Not an AbortController: every request gets one,
+ * and an AbortSignal (an EventTarget) costs several times more to create and to listen on,
+ * on the path every call takes (bench/README.md).
+ */
+class CancelSignal implements AbortLike {
+  aborted = false
+  reason: unknown = undefined
+  private listeners: Array<() => void> | null = null
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return
+    ;(this.listeners ??= []).push(listener)
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners?.indexOf(listener) ?? -1
+    if (i >= 0) this.listeners!.splice(i, 1)
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    const listeners = this.listeners
+    this.listeners = null
+    for (const listener of listeners ?? []) listener()
+  }
+}
+
 /** One tracked request. `signal` aborts when it is cancelled. */
 export class TrackedRequest {
-  readonly #controller = new AbortController()
+  readonly #signal = new CancelSignal()
   constructor(readonly sn: string, readonly locator: unknown, private readonly owner: Tracker) {}
 
   get cancelled(): boolean {
-    return this.#controller.signal.aborted
+    return this.#signal.aborted
   }
 
-  /** Aborted (with a CancelledError) when the request is cancelled. */
-  get signal(): AbortSignal {
-    return this.#controller.signal
+  /** Aborted (with a CancelledError) when the request is cancelled; listeners run once. */
+  get signal(): AbortLike {
+    return this.#signal
   }
 
   /** @internal */
   abort(): void {
-    this.#controller.abort(new CancelledError(this.sn))
+    this.#signal.abort(new CancelledError(this.sn))
   }
 
   /** Stop tracking (the request has its final reply). */

@@ -54,6 +54,21 @@ describe('requests', () => {
       assert.equal(encoded, expected, scenario)
     }
   })
+
+  it('writes the same bytes as dumps() of the whole document for any arguments', () => {
+    const cases = [
+      { data: { task: 7, 'ü': ['ß', null] }, args: [1.5, 'x"y\\z', { b: 2, a: [true, false] }], kws: { zeta: 1, alpha: { y: 2, x: 1 } }, cntr: [['rover'], { age: 3 }] as [unknown[], Record<string, unknown>] },
+      { data: null, args: [], kws: {}, cntr: null },
+      { data: 'text', args: [[], {}, '\u2603'], kws: { only: undefined, kept: 0 }, cntr: [[], {}] as [unknown[], Record<string, unknown>] },
+    ]
+    for (const [i, c] of cases.entries()) {
+      const input = { sn: `sn-${i}`, address: 'ex/q\u00e9', replyto: i === 1 ? null : 'reply.q', classname: 'Dog', method: 'bark', ...c }
+      const request: Record<string, unknown> = { args: c.args, classname: 'Dog', cntr: c.cntr, kws: c.kws, method: 'bark' }
+      if (Object.keys(c.kws).length > 0) request.kwargs = c.kws
+      const whole = dumps({ data: c.data, replyto: input.replyto, request, routing: [null, input.address], sn: input.sn, version: '2.0' })
+      assert.equal(encodeRequest(input), whole, `case ${i}`)
+    }
+  })
 })
 
 describe('replies', () => {

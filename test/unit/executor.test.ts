@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Executor } from '../../src/agent/executor.js'
+import { Tracker } from '../../src/rmi/tracker.js'
 import { Agent } from '../../src/rmi/agent.js'
 import { startTestDaemon } from '../support/daemon.js'
 
@@ -59,6 +60,26 @@ describe('executor', () => {
     assert.deepEqual(order, ['first', 'third'])
     await assert.rejects(executor.run(async () => 1, controller.signal), /cancelled/)
     assert.equal(executor.load, 0)
+  })
+
+  it('takes a tracked request\'s cancel signal: a cancelled request leaves the line, listeners run once', async () => {
+    const tracker = new Tracker()
+    const executor = new Executor(1)
+    const gate = deferred()
+    const first = executor.run(() => gate.promise)
+    const tracked = tracker.add('sn-2', null)
+    let heard = 0
+    tracked.signal.addEventListener('abort', () => heard++)
+    const second = executor.run(async () => 'ran', tracked.signal)
+    assert.deepEqual(tracker.cancelRequests({ sn: 'sn-2' }), ['sn-2'])
+    assert.deepEqual(tracker.cancelRequests({ sn: 'sn-2' }), [], 'a second cancel changes nothing')
+    await assert.rejects(second, (error: Error) => error.name === 'Cancelled' && /sn-2/.test(error.message))
+    assert.equal(heard, 1)
+    assert.equal(tracked.cancelled, true)
+    gate.resolve()
+    await first
+    tracked.done()
+    assert.equal(tracker.size, 0)
   })
 
   it('refuses a limit that is not a positive integer', () => {

@@ -3,6 +3,7 @@
 // instead of one frame (and one broker operation) each. With three replies per call, per-message
 // acks were a large share of the caller's and the broker's work (bench/README.md).
 import type { Channel } from 'amqplib'
+import { writeDirect } from './socket-writer.js'
 
 export class AckBatcher {
   /** Delivery tags not yet settled, in delivery (= tag) order. */
@@ -38,18 +39,23 @@ export class AckBatcher {
       const last = this.unsettled[prefix - 1]!
       for (let i = 0; i < prefix; i++) this.acked.delete(this.unsettled[i]!)
       this.unsettled = this.unsettled.slice(prefix)
-      this.send(() => this.channel.ack(message(last), prefix > 1))
+      this.send(() => this.channel.ack(message(last), prefix > 1), true)
     }
     if (this.acked.size === 0) return
     // Acked out of order (an earlier delivery is still being worked on): ack them one by one.
-    for (const tag of this.acked) this.send(() => this.channel.ack(message(tag), false))
+    for (const tag of this.acked) this.send(() => this.channel.ack(message(tag), false), true)
     this.unsettled = this.unsettled.filter(t => !this.acked.has(t))
     this.acked.clear()
   }
 
-  private send(op: () => void): void {
+  /**
+   * `direct`: an ack, written straight to the corked socket where possible; it leaves with the
+   * next urgent write or at the end of this loop turn (socket-writer.ts), never after a later
+   * frame of this channel (a close), since those still queue behind it.
+   */
+  private send(op: () => void, direct = false): void {
     try {
-      op()
+      if (!direct || writeDirect(this.channel, true, op) === null) op()
     } catch (error) {
       this.onError(error as Error)
     }

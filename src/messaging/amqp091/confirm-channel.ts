@@ -15,6 +15,7 @@ import type { ChannelModel, ConfirmChannel, Message } from 'amqplib'
 import { ConnectionError, NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import { brokerReason, closeQuietly, isNotFound, openConfirmChannel } from './channels.js'
+import { publishDirect, writerOf } from './socket-writer.js'
 
 const log = logger('gofer.messaging')
 
@@ -48,13 +49,15 @@ let warnedFallback = false
  * Write one mandatory publish. amqplib's public publish() always encodes an (empty) headers
  * table, so the message would carry `application_headers` that gofer never sets; the method it
  * wraps (sendMessage + pushConfirmCallback, the exact pair ConfirmChannel.publish calls) lets us
- * send only the three properties. Falls back to publish() should a future amqplib rename them.
+ * send only the three properties. The frames go straight to the socket where possible
+ * (socket-writer.ts). Falls back to publish() should a future amqplib rename these internals.
  */
-function writePublish(ch: ConfirmChannel, exchange: string, key: string, body: Buffer, props: PublishProperties, cb: (err: Error | null) => void): boolean {
+function writePublish(ch: ConfirmChannel, exchange: string, key: string, body: Buffer, props: PublishProperties, batch: boolean, cb: (err: Error | null) => void): boolean {
   const raw = ch as unknown as Partial<RawConfirmChannel>
   if (typeof raw.sendMessage === 'function' && typeof raw.pushConfirmCallback === 'function') {
     const fields = { exchange, routingKey: key, mandatory: true, immediate: false, ticket: undefined }
-    const ok = raw.sendMessage.call(ch, fields, { ...props }, body)
+    const properties = { ...props }
+    const ok = publishDirect(ch, fields, properties, body, batch) ?? raw.sendMessage.call(ch, fields, properties, body)
     raw.pushConfirmCallback.call(ch, cb)
     return ok
   }
@@ -84,6 +87,7 @@ export class NotWritten extends Error {
 interface Queued {
   entry: Pending
   props: PublishProperties
+  batch: boolean
 }
 
 export class PublishChannel {
@@ -92,7 +96,7 @@ export class PublishChannel {
   /** Not yet written because the socket buffer was full: FIFO, flushed on 'drain'. */
   private backlog: Queued[] = []
   private backlogHead = 0
-  private congested = false
+  private isCongested = false
   private closedWith: Error | null = null
   private dead = false
 
@@ -106,6 +110,14 @@ export class PublishChannel {
     ch.on('return', (msg: Message) => this.returned(msg))
     ch.on('drain', () => this.drained())
     ch.on('close', () => this.died())
+    // Direct publishes fill the socket's buffer, not the channel's: its 'drain' resumes them too.
+    this.socket = writerOf(ch)?.socket ?? null
+    this.socket?.on('drain', this.onSocketDrain)
+  }
+
+  private readonly socket: NodeJS.EventEmitter | null
+  private readonly onSocketDrain = (): void => {
+    if (this.isCongested) this.drained()
   }
 
   static async open(model: ChannelModel, exchange: string): Promise<PublishChannel> {
@@ -118,6 +130,11 @@ export class PublishChannel {
     return !this.dead
   }
 
+  /** Sends wait in the backlog (socket buffer full): a write now would be queued, not written. */
+  get congested(): boolean {
+    return this.isCongested
+  }
+
   get idle(): boolean {
     return this.pending.size === 0 && this.backlog.length === this.backlogHead
   }
@@ -128,17 +145,17 @@ export class PublishChannel {
    * buffer full, messages wait in a backlog here and go out in order on 'drain': that is the
    * backpressure, without waking every waiting sender on each drain.
    */
-  write(address: string, key: string, body: Buffer, props: PublishProperties): Promise<void> | null {
+  write(address: string, key: string, body: Buffer, props: PublishProperties, batch = false): Promise<void> | null {
     if (this.dead) return null
     let entry!: Pending
     const confirmed = new Promise<void>((resolve, reject) => {
       entry = { address, key, body, returned: null, settled: false, resolve, reject }
     })
-    if (this.congested) {
-      this.backlog.push({ entry, props })
+    if (this.isCongested) {
+      this.backlog.push({ entry, props, batch })
       return confirmed
     }
-    return this.transmit(entry, props) ? confirmed : null
+    return this.transmit(entry, props, batch) ? confirmed : null
   }
 
   /** Give up on this channel: every unconfirmed send rejects with `error`, then close it. */
@@ -149,10 +166,10 @@ export class PublishChannel {
   }
 
   /** Hand one message to amqplib; false when the channel turned out to be closed (not sent). */
-  private transmit(entry: Pending, props: PublishProperties): boolean {
+  private transmit(entry: Pending, props: PublishProperties, batch: boolean): boolean {
     let ok: boolean
     try {
-      ok = writePublish(this.ch, this.exchange, entry.key, entry.body, props, err => this.confirmed(entry, err))
+      ok = writePublish(this.ch, this.exchange, entry.key, entry.body, props, batch, err => this.confirmed(entry, err))
     } catch (err) {
       if ((err as Error).name === 'IllegalOperationError') {
         // Closing or closed under us; nothing reached the socket.
@@ -165,16 +182,16 @@ export class PublishChannel {
       return true
     }
     this.pending.add(entry)
-    if (!ok) this.congested = true
+    if (!ok) this.isCongested = true
     return true
   }
 
   private drained(): void {
-    this.congested = false
-    while (!this.congested && !this.dead && this.backlogHead < this.backlog.length) {
+    this.isCongested = false
+    while (!this.isCongested && !this.dead && this.backlogHead < this.backlog.length) {
       const item = this.backlog[this.backlogHead]!
       // A failed transmit means the channel is closing: died() settles the rest as NotWritten.
-      if (!this.transmit(item.entry, item.props)) break
+      if (!this.transmit(item.entry, item.props, item.batch)) break
       this.backlogHead++
     }
     if (this.backlogHead === this.backlog.length) {
@@ -210,6 +227,7 @@ export class PublishChannel {
   /** Runs once when the channel is gone: settle everything still waiting for a confirm. */
   private died(): void {
     this.dead = true
+    this.socket?.removeListener('drain', this.onSocketDrain)
     const brokerError = this.holder.error
     for (const entry of this.pending) {
       if (entry.settled) continue

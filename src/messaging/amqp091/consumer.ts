@@ -145,23 +145,7 @@ export class Consumer implements Subscription {
     const batcher = this.batcherFor(ch)
     const tag = msg.fields.deliveryTag
     batcher.delivered(tag)
-    let settled = false
-    const settle = (what: string, op: () => void): void => {
-      if (settled) return
-      settled = true
-      try {
-        op()
-      } catch (err) {
-        // The channel died since delivery; the broker redelivers the message, so this is benign.
-        log.debug({ queue: this.queue, op: what, err: (err as Error).message }, 'settle on a closed channel ignored')
-      }
-    }
-    const delivery: Delivery = {
-      body: msg.content,
-      redelivered: msg.fields.redelivered,
-      ack: () => settle('ack', () => batcher.ack(tag)),
-      reject: (requeue: boolean) => settle('reject', () => batcher.nack(tag, requeue)),
-    }
+    const delivery = new Amqp091Delivery(msg.content, msg.fields.redelivered, batcher, tag, this.queue)
     try {
       const result: unknown = this.handler(delivery)
       // Tolerate async handlers: their rejections must not become unhandled.
@@ -279,5 +263,36 @@ async function bounded(op: () => Promise<void>): Promise<void> {
     // Channel or connection already gone: the broker has released the consumer anyway.
   } finally {
     clearTimeout(grace.timer)
+  }
+}
+
+/** One delivered message; settled once (later calls are ignored), through the channel's batcher. */
+class Amqp091Delivery implements Delivery {
+  private settled = false
+  constructor(
+    readonly body: Buffer,
+    readonly redelivered: boolean,
+    private readonly batcher: AckBatcher,
+    private readonly tag: number,
+    private readonly queue: string,
+  ) {}
+
+  ack(): void {
+    this.settle('ack', () => this.batcher.ack(this.tag))
+  }
+
+  reject(requeue: boolean): void {
+    this.settle('reject', () => this.batcher.nack(this.tag, requeue))
+  }
+
+  private settle(what: string, op: () => void): void {
+    if (this.settled) return
+    this.settled = true
+    try {
+      op()
+    } catch (err) {
+      // The channel died since delivery; the broker redelivers the message, so this is benign.
+      log.debug({ queue: this.queue, op: what, err: (err as Error).message }, 'settle on a closed channel ignored')
+    }
   }
 }

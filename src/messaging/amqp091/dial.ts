@@ -5,6 +5,7 @@ import amqp, { type ChannelModel, type Options, type SocketOptions } from 'amqpl
 import { ConnectionError } from '../../errors.js'
 import type { ConnectOptions, TlsOptions } from '../adapter.js'
 import { displayUrl, type BrokerUrl } from '../url.js'
+import { coalesceWrites } from './socket-writer.js'
 
 /** Defaults of ConnectOptions that this adapter applies. */
 export const DEFAULT_HEARTBEAT_S = 10
@@ -103,32 +104,6 @@ export async function dial(url: BrokerUrl, options: ConnectOptions = {}): Promis
     const why = tlsProblem(err, url.host) ?? (err instanceof Error ? err.message : String(err))
     throw new ConnectionError(`cannot connect to ${displayUrl(url)}: ${why}`, { cause: err })
   }
-}
-
-/**
- * amqplib writes every frame group (a publish, an ack) to the socket on its own, and each write
- * is a syscall and a TCP segment (noDelay). Cork the socket on the first write and uncork in the
- * loop's check phase (setImmediate), so everything written while handling one batch of I/O (an
- * agent's accepted, started and result, or a burst of acks) leaves in one write. Pending
- * immediates keep libuv from blocking in poll, so the data still leaves at once.
- */
-function coalesceWrites(model: ChannelModel): void {
-  const stream = (model.connection as unknown as { stream?: NodeJS.WritableStream & { cork?(): void; uncork?(): void } }).stream
-  if (!stream || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return
-  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    stream.uncork!()
-  }
-  stream.write = ((...args: unknown[]) => {
-    if (!corked) {
-      corked = true
-      stream.cork!()
-      setImmediate(uncork)
-    }
-    return write(...args)
-  }) as typeof stream.write
 }
 
 /** The socket under a ChannelModel (amqplib internals: connection.stream); null when absent. */

@@ -39,17 +39,24 @@ export class Publisher {
    * retried on the next connection until the send deadline; once written, the outcome is the
    * broker's (ack → resolve, return/404 → NotFound, lost confirm → ConnectionError).
    */
-  async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
-    this.checkOpen()
+  send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith)
     const { exchange, key } = splitAddress(address)
     const props = publishProperties(options)
-    const deadline = Date.now() + this.sendTimeoutMs
     // Fast path, no await before the write: connected and this exchange's channel is open.
     const live = this.link.current()
     const channel = live && live === this.model ? this.channels.get(exchange) : undefined
-    const confirmed = channel?.alive ? channel.write(address, key, body, props) : null
-    if (confirmed) return this.outcome(confirmed, address, exchange, key, body, props, deadline)
-    return this.sendSlowly(address, exchange, key, body, props, deadline)
+    if (channel?.alive) {
+      // Written at once (not queued behind backpressure): the confirm promise is the outcome.
+      if (!channel.congested) {
+        const confirmed = channel.write(address, key, body, props, options?.batch === true)
+        if (confirmed) return confirmed
+      } else {
+        const queued = channel.write(address, key, body, props)
+        if (queued) return this.outcome(queued, address, exchange, key, body, props, Date.now() + this.sendTimeoutMs)
+      }
+    }
+    return this.sendSlowly(address, exchange, key, body, props, Date.now() + this.sendTimeoutMs)
   }
 
   /** Wait for a connection and a channel, retrying until the deadline, then write. */

@@ -1,0 +1,93 @@
+// The 0-9-1 adapter's socket writer (src/messaging/amqp091/socket-writer.ts), on a fake socket
+// that records each write the kernel would see: how many writes a call costs, and that nothing
+// overtakes frames already queued on a channel.
+import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import { describe, it } from 'node:test'
+import type { Channel, ChannelModel } from 'amqplib'
+import { coalesceWrites, writeDirect } from '../../src/messaging/amqp091/socket-writer.js'
+
+/** A corkable stream: `writes` holds one entry per write that would reach the kernel. */
+class FakeSocket extends EventEmitter {
+  corked = 0
+  pending: string[] = []
+  writes: string[][] = []
+  write(bytes: Buffer): boolean {
+    this.pending.push(bytes.toString())
+    if (this.corked === 0) this.flush()
+    return true
+  }
+  cork(): void {
+    this.corked++
+  }
+  uncork(): void {
+    if (this.corked > 0) this.corked--
+    if (this.corked === 0 && this.pending.length > 0) this.flush()
+  }
+  private flush(): void {
+    this.writes.push(this.pending)
+    this.pending = []
+  }
+}
+
+function setup() {
+  const socket = new FakeSocket()
+  const queued: string[] = []
+  const connection = { stream: socket, channels: [null, { buffer: { readableLength: 0, write: (b: Buffer) => (queued.push(b.toString()), true) } }] }
+  coalesceWrites({ connection } as unknown as ChannelModel)
+  const ch = { ch: 1, connection } as unknown as Channel
+  /** What amqplib's sendMessage does: write the encoded frames to the channel's slot. */
+  const publish = (text: string, batch: boolean) => writeDirect(ch, batch, () => void connection.channels[1]!.buffer.write(Buffer.from(text)))
+  return { socket, queued, connection, publish }
+}
+
+const endOfTurn = () => new Promise(resolve => setImmediate(resolve))
+
+describe('socket writer', () => {
+  it('writes an urgent message at once, together with the batched ones before it', async () => {
+    const { socket, publish } = setup()
+    publish('accepted', true)
+    publish('started', true)
+    assert.deepEqual(socket.writes, [], 'status replies wait')
+    publish('result', false)
+    assert.deepEqual(socket.writes, [['accepted', 'started', 'result']], 'one write for the three replies')
+    await endOfTurn()
+    assert.equal(socket.writes.length, 1)
+  })
+
+  it('flushes batched messages at the end of the loop turn when nothing urgent follows', async () => {
+    const { socket, publish } = setup()
+    publish('accepted', true)
+    await Promise.resolve()
+    assert.deepEqual(socket.writes, [])
+    await endOfTurn()
+    assert.deepEqual(socket.writes, [['accepted']])
+  })
+
+  it('sends the first urgent message of a turn at once and the rest of a burst in one write', async () => {
+    const { socket, publish } = setup()
+    for (let i = 1; i <= 5; i++) publish(`request ${i}`, false)
+    assert.deepEqual(socket.writes, [['request 1']])
+    await endOfTurn()
+    assert.deepEqual(socket.writes, [['request 1'], ['request 2', 'request 3', 'request 4', 'request 5']])
+    publish('next turn', false)
+    assert.deepEqual(socket.writes.at(-1), ['next turn'], 'a new turn writes at once again')
+  })
+
+  it('does not overtake frames already queued on the channel', () => {
+    const { socket, connection, queued, publish } = setup()
+    connection.channels[1]!.buffer.readableLength = 1
+    assert.equal(publish('result', false), null)
+    assert.deepEqual(socket.writes, [])
+    assert.deepEqual(queued, [], 'nothing was sent: the caller takes the normal path')
+  })
+
+  it('coalesces amqplib\'s own writes made in one callback', async () => {
+    const { socket } = setup()
+    socket.write(Buffer.from('ack 1'))
+    socket.write(Buffer.from('ack 2'))
+    assert.deepEqual(socket.writes, [])
+    await new Promise(resolve => process.nextTick(resolve))
+    assert.deepEqual(socket.writes, [['ack 1', 'ack 2']])
+  })
+})
