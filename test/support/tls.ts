@@ -1,12 +1,14 @@
 // The throwaway TLS node of scripts/tls-broker.sh and its certificates, for the TLS tests.
 // The script is the one place that generates the certificates (openssl, into $GOFER_TLS_DIR/certs):
 // the broker needs them before it boots, and the tests must trust the CA the broker presents.
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Daemon } from '../../src/agent/daemon.js'
+import type { TlsOptions } from '../../src/messaging/adapter.js'
 import { TEST_PLUGIN } from './daemon.js'
 
 export { gofer, type CliRun } from './cli.js'
@@ -91,3 +93,76 @@ export async function startTlsDaemon(url: string, messaging: Record<string, stri
 }
 
 
+
+/** What tlsConnectWarnings saw in its child process. */
+export interface WarningsRun {
+  /** The connection came up (else `error` says why). */
+  connected: boolean
+  error?: string
+  /** Codes (or names) of the process warnings emitted while connecting through gofer. */
+  warnings: string[]
+  /** The same for a bare tls.connect with servername set to the host: shows that a DEP0123 would be seen. */
+  control: string[]
+  stderr: string
+}
+
+/**
+ * Connect once through gofer's connection registry to `url` in a fresh Node process and report the
+ * process warnings emitted meanwhile. A fresh process, because Node emits DEP0123 (TLS servername
+ * set to an IP address) only once per process, and another test in this one may have caused it.
+ * Then, as a control, a bare tls.connect with servername = host to the same port.
+ */
+export function tlsConnectWarnings(url: string, tls: TlsOptions, timeoutMs = 30_000): Promise<WarningsRun> {
+  const registry = new URL('../../src/messaging/registry.js', import.meta.url).href
+  const script = `
+    import { readFileSync } from 'node:fs'
+    import tls from 'node:tls'
+    import { acquireConnection } from ${JSON.stringify(registry)}
+    const [url, options] = [process.argv[1], JSON.parse(process.argv[2])]
+    let seen = []
+    process.on('warning', w => seen.push(w.code ?? w.name))
+    const out = { connected: false }
+    const lease = acquireConnection(url, { retry: false, tls: options, connectTimeout: 10_000 })
+    try {
+      await lease.connection.ready()
+      out.connected = true
+    } catch (err) {
+      out.error = String(err?.message ?? err)
+    } finally {
+      await lease.release()
+    }
+    await new Promise(r => setImmediate(r))
+    out.warnings = seen
+    seen = []
+    const { hostname, port } = new URL(url.replace(/^[a-z0-9-]+\\+/, ''))
+    await new Promise(resolve => {
+      const socket = tls.connect({ host: hostname, port: Number(port), servername: hostname, ca: options.cacert ? readFileSync(options.cacert) : undefined, rejectUnauthorized: false })
+      const done = () => { socket.destroy(); resolve() }
+      socket.once('secureConnect', done)
+      socket.once('error', done)
+    })
+    await new Promise(r => setImmediate(r))
+    out.control = seen
+    console.log(JSON.stringify(out))
+  `
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, url, JSON.stringify(tls)], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', c => (stdout += c))
+    child.stderr.on('data', c => (stderr += c))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`the warnings probe did not exit within ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`))
+    }, timeoutMs)
+    child.on('exit', code => {
+      clearTimeout(timer)
+      const line = stdout.trim().split('\n').pop() ?? ''
+      try {
+        resolve({ ...(JSON.parse(line) as Omit<WarningsRun, 'stderr'>), stderr })
+      } catch {
+        reject(new Error(`the warnings probe exited ${code} without a report; stdout=${stdout} stderr=${stderr}`))
+      }
+    })
+  })
+}

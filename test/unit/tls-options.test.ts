@@ -1,6 +1,7 @@
 // TLS options without a broker: unreadable files named in a descriptor's [messaging] are refused
 // before any dialling, with the path in the message; the connection pool never shares a connection
-// between different TLS settings.
+// between different TLS settings; TLS failures are named in gofer's terms; the AMQP 1.0 adapter
+// sends SNI only for host names.
 import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,8 +10,10 @@ import { describe, it } from 'node:test'
 import { readDescriptor } from '../../src/agent/descriptor.js'
 import { ConnectionError } from '../../src/errors.js'
 import type { TlsOptions } from '../../src/messaging/adapter.js'
-import { tlsProblem } from '../../src/messaging/amqp091/dial.js'
+import { connectOptions } from '../../src/messaging/amqp10/dial.js'
 import { acquireConnection } from '../../src/messaging/registry.js'
+import { tlsProblem } from '../../src/messaging/tls-problem.js'
+import { parseUrl } from '../../src/messaging/url.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gofer-tls-unit-'))
 
@@ -90,5 +93,23 @@ describe('tlsProblem', () => {
     assert.equal(tlsProblem(err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), 'h'), null)
     assert.equal(tlsProblem('text', 'h'), null)
     assert.equal(tlsProblem(undefined, 'h'), null)
+  })
+})
+
+describe('AMQP 1.0 TLS server name (SNI)', () => {
+  const servername = (url: string) => (connectOptions(parseUrl(url)) as unknown as { servername?: unknown }).servername
+
+  it('is the host for a host name', () => {
+    assert.equal(servername('amqp-1-0+amqps://localhost:5671'), 'localhost')
+    assert.equal(servername('amqp-1-0+amqps://broker.example.com'), 'broker.example.com')
+  })
+
+  it('is null (not absent, which rhea would fill with the host) for an IP address: no DEP0123', () => {
+    assert.equal(servername('amqp-1-0+amqps://127.0.0.1:5671'), null)
+    assert.equal(servername('amqp-1-0+amqps://[::1]:5671'), null)
+  })
+
+  it('is not set without TLS', () => {
+    assert.equal(servername('amqp-1-0+amqp://localhost'), undefined)
   })
 })

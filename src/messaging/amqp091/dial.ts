@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import amqp, { type ChannelModel, type Options, type SocketOptions } from 'amqplib'
 import { ConnectionError } from '../../errors.js'
 import type { ConnectOptions, TlsOptions } from '../adapter.js'
+import { tlsProblem } from '../tls-problem.js'
 import { displayUrl, type BrokerUrl } from '../url.js'
 import { coalesceWrites } from './socket-writer.js'
 
@@ -59,29 +60,6 @@ export function tlsSocketOptions(tls: TlsOptions): Partial<SocketOptions> {
     out.checkServerIdentity = () => undefined
   }
   return out
-}
-
-/** Node's codes for the broker's certificate failing verification against cacert (or the default CAs). */
-const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE'])
-
-/**
- * A TLS failure said in terms of gofer's settings, with Node's reason in parentheses; null when
- * `err` is no TLS failure. Needed because Node passes OpenSSL's text through (source file names
- * and all), and "alert certificate required" does not say that it is the client's that is missing.
- */
-export function tlsProblem(err: unknown, host: string): string | null {
-  const { code, reason, message } = (err ?? {}) as { code?: string; reason?: string; message?: string }
-  // For a host-name mismatch Node's message (naming the certificate's names) says more than its reason.
-  const why = ((code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? message : reason ?? message) ?? '').trim()
-  let what: string | null = null
-  if (code && UNTRUSTED.has(code)) what = "the broker's certificate is not signed by a trusted CA (cacert)"
-  else if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') what = "the broker's certificate is not valid now"
-  else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') what = `the broker's certificate is not issued to ${host} (host_validation)`
-  else if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') what = 'the broker requires a client certificate (clientcert, clientkey)'
-  else if (code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA') what = 'the broker does not trust the client certificate (unknown CA)'
-  else if (code?.startsWith('ERR_SSL_')) what = 'TLS handshake failed'
-  return what && `TLS: ${what} (${why})`
 }
 
 function readTlsFile(path: string, what: string): Buffer {

@@ -1,10 +1,12 @@
 // Open one AMQP 1.0 connection (rhea) to a parsed gofer broker URL. Reconnecting is not done
 // here (see connection.ts): this is a single attempt with a deadline, on a private rhea container
 // so that rhea's process-wide default container (and its 'error' event) is never involved.
+import { isIP } from 'node:net'
 import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container } from 'rhea'
 import { ConnectionError } from '../../errors.js'
 import type { ConnectOptions } from '../adapter.js'
 import { tlsSocketOptions } from '../amqp091/dial.js'
+import { tlsProblem } from '../tls-problem.js'
 import { displayUrl, type BrokerUrl } from '../url.js'
 
 export const DEFAULT_HEARTBEAT_S = 10
@@ -33,7 +35,11 @@ export function connectOptions(url: BrokerUrl, options: ConnectOptions = {}): Co
   out.username = url.user ?? 'anonymous'
   if (url.user && url.password !== null) out.password = url.password
   if (url.ssl) {
-    Object.assign(out, { transport: 'tls', servername: url.host }, tlsSocketOptions(options.tls ?? {}))
+    // SNI only for a host name: Node warns (DEP0123, RFC 6066) when servername is an IP address.
+    // null rather than absent, because rhea fills an absent servername with the host. Host
+    // validation is unchanged: without servername Node checks the certificate against the host
+    // itself (its IP SANs for an address); with host_validation off tlsSocketOptions skips it.
+    Object.assign(out, { transport: 'tls', servername: isIP(url.host) ? null : url.host }, tlsSocketOptions(options.tls ?? {}))
   }
   return out as unknown as ConnectionOptions
 }
@@ -66,7 +72,8 @@ export function dial(url: BrokerUrl, options: ConnectOptions = {}): Promise<{ co
       }
       ;(connection as unknown as { socket?: { destroy(): void } }).socket?.destroy()
       stopTimers(connection)
-      reject(new ConnectionError(`cannot connect to ${where}: ${why}`, { cause }))
+      // A TLS failure is said as the 0-9-1 adapter says it; the raw error stays the cause.
+      reject(new ConnectionError(`cannot connect to ${where}: ${tlsProblem(cause, url.host) ?? why}`, { cause }))
     }
     const timer = setTimeout(() => fail(`no AMQP 1.0 open within ${options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`), options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS)
     connection.once('connection_open', () => {
