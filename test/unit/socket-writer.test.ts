@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events'
 import { describe, it } from 'node:test'
 import type { Channel, ChannelModel } from 'amqplib'
 import { coalesceWrites, writeDirect } from '../../src/messaging/amqp091/socket-writer.js'
+import { flushAfterSend } from '../../src/messaging/amqp10/socket-writer.js'
+import type { Connection as RheaConnection } from 'rhea'
 
 /** A corkable stream: `writes` holds one entry per write that would reach the kernel. */
 class FakeSocket extends EventEmitter {
@@ -89,5 +91,56 @@ describe('socket writer', () => {
     assert.deepEqual(socket.writes, [])
     await new Promise(resolve => process.nextTick(resolve))
     assert.deepEqual(socket.writes, [['ack 1', 'ack 2']])
+  })
+})
+
+/** rhea's way of writing: a send registers one processing pass (nextTick) that writes each frame. */
+function fakeRhea() {
+  const socket = new FakeSocket()
+  let pending: string[] = []
+  let registered = false
+  const conn = { socket } as unknown as RheaConnection
+  const send = (frame: string, batch: boolean) => {
+    pending.push(frame)
+    if (!registered) {
+      registered = true
+      process.nextTick(() => {
+        registered = false
+        for (const f of pending.splice(0)) socket.write(Buffer.from(f))
+      })
+    }
+    flushAfterSend(conn, batch)
+  }
+  return { socket, send }
+}
+
+const ticks = () => new Promise(resolve => setImmediate(resolve))
+
+describe('socket writer (AMQP 1.0, rhea)', () => {
+  it('holds status replies and sends them with the result in one write, right after rhea\'s pass', async () => {
+    const { socket, send } = fakeRhea()
+    send('accepted', true)
+    await Promise.resolve()
+    send('started', true)
+    await Promise.resolve()
+    send('result', false)
+    await new Promise(resolve => process.nextTick(resolve))
+    await new Promise(resolve => process.nextTick(resolve))
+    assert.deepEqual(socket.writes, [['accepted', 'started', 'result']])
+    await ticks()
+    assert.equal(socket.writes.length, 1)
+  })
+
+  it('flushes held replies at the end of the turn, and coalesces rhea\'s own frames of one pass', async () => {
+    const { socket, send } = fakeRhea()
+    send('accepted', true)
+    await new Promise(resolve => process.nextTick(resolve))
+    assert.deepEqual(socket.writes, [], 'held until the end of the turn')
+    await ticks()
+    assert.deepEqual(socket.writes, [['accepted']])
+    socket.write(Buffer.from('disposition 1'))
+    socket.write(Buffer.from('disposition 2'))
+    await new Promise(resolve => process.nextTick(resolve))
+    assert.deepEqual(socket.writes.at(-1), ['disposition 1', 'disposition 2'])
   })
 })

@@ -72,7 +72,7 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
     this.checkOpen()
     if (!Buffer.isBuffer(body)) throw new InvalidArgument(`send to "${address}": the body must be a Buffer`)
-    return this.outbox.send(address, encodeMessage(body, options), Date.now() + this.sendTimeoutMs)
+    return this.outbox.send(address, encodeMessage(body, options), Date.now() + this.sendTimeoutMs, options?.batch === true)
   }
 
   async declareQueue(spec: QueueSpec): Promise<void> {

@@ -10,6 +10,7 @@ import type { ConnectOptions } from '../adapter.js'
 import { Backoff } from '../amqp091/backoff.js'
 import { displayUrl, type BrokerUrl } from '../url.js'
 import { dial, errorText, stopTimers } from './dial.js'
+import { coalesceWrites } from './socket-writer.js'
 
 const log = logger('gofer.messaging')
 
@@ -130,6 +131,8 @@ export class Link10 extends EventEmitter {
     }
     this.watch(conn)
     this.conn = conn
+    // Frames written in one rhea pass leave in one socket write (socket-writer.ts).
+    coalesceWrites(conn)
     try {
       await this.restore(conn)
     } catch (err) {

@@ -40,9 +40,10 @@ export class Outbox {
 
   constructor(private readonly host: OutboxHost, private readonly senders: SenderPool) {}
 
-  async send(address: string, message: Message, deadline: number): Promise<void> {
+  /** `batch`: may share a socket write with the sends right after it (SendOptions.batch). */
+  async send(address: string, message: Message, deadline: number, batch = false): Promise<void> {
     try {
-      const written = this.writeNow(address, message) ?? (await this.writeInTurn(address, message, deadline))
+      const written = this.writeNow(address, message, batch) ?? (await this.writeInTurn(address, message, deadline))
       return await written.outcome
     } catch (err) {
       // Interrupted by close(): reject ConnectionClosed once close() has finished.
@@ -58,7 +59,7 @@ export class Outbox {
   }
 
   /** The fast path: connected, nothing queued for this address, queue known, sender open with credit. */
-  private writeNow(address: string, message: Message): Written | null {
+  private writeNow(address: string, message: Message, batch: boolean): Written | null {
     if (this.gates.has(address)) return null
     const conn = this.host.link.current()
     const dialect = this.host.dialect()
@@ -68,7 +69,7 @@ export class Outbox {
     const sender = this.senders.cached(conn, target.node)
     if (!sender?.alive) return null
     try {
-      const outcome = sender.write(message)
+      const outcome = sender.write(message, batch)
       return outcome ? { outcome } : null
     } catch {
       return null // the socket is gone: the slow path waits for the next connection

@@ -10,6 +10,7 @@ import type { Connection as RheaConnection, Delivery as RheaDelivery, EventConte
 import { ConnectionError, GoferError } from '../../errors.js'
 import { logger } from '../../log.js'
 import { attachLink, LinkLost, type AttachedLink } from './attach.js'
+import { flushAfterSend } from './socket-writer.js'
 
 const log = logger('gofer.messaging')
 
@@ -49,8 +50,11 @@ class CachedSender {
     else waiter.resolve()
   }
 
-  /** Send now if there is credit; null when the link has none (caller waits for 'sendable'). */
-  write(message: Message): Promise<void> | null {
+  /**
+   * Send now if there is credit; null when the link has none (caller waits for 'sendable').
+   * `batch`: the frame may share a socket write with the sends right after it (socket-writer.ts).
+   */
+  write(message: Message, batch = false): Promise<void> | null {
     const sender = this.attached.link
     // A socket already destroyed (a connection loss not yet processed) takes nothing: this
     // message is certainly not sent, so wait for the next connection instead of failing it.
@@ -58,6 +62,7 @@ class CachedSender {
     if (socket?.destroyed) throw new LinkLost('connection lost before the message was written')
     if (!sender.sendable()) return null
     const delivery = sender.send(message)
+    flushAfterSend(sender.connection, batch)
     return new Promise<void>((resolve, reject) => this.pending.set(delivery, { resolve, reject }))
   }
 
