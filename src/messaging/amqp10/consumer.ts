@@ -16,6 +16,7 @@ import { GoferError, NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type { Delivery, MessageHandler, Subscription } from '../adapter.js'
 import { Backoff } from '../amqp091/backoff.js'
+import { flushAfterSend } from './socket-writer.js'
 import { attachLink, LinkLost, type AttachedLink } from './attach.js'
 import { bodyBytes, isRedelivered } from './codec.js'
 
@@ -184,6 +185,9 @@ export class Consumer10 implements Subscription {
       if (this.attached?.link !== receiver || !receiver.is_open()) return
       try {
         op()
+        // The disposition need not leave alone: it rides with the next urgent send (a caller's
+        // next request) or leaves at the end of this loop turn (socket-writer.ts).
+        flushAfterSend(receiver.connection, true)
       } catch (err) {
         log.debug({ queue: this.queue, err: (err as Error).message }, 'settle on a closed link ignored')
       }
