@@ -1,47 +1,33 @@
 // The AMQP 0-9-1 adapter (RabbitMQ, amqplib 2.x): the Connection contract of ../adapter.ts on
-// top of the reconnecting Link, per-exchange confirm channels, per-consumer channels and the
-// remembered queue specs.
-import { EventEmitter } from 'node:events'
+// top of the reconnecting Link (its lifecycle and events in ../linked-connection.ts),
+// per-exchange confirm channels, per-consumer channels and the remembered queue specs.
 import type { ChannelModel } from 'amqplib'
-import { ConnectionClosed, ConnectionError, GoferError, InvalidArgument } from '../../errors.js'
-import { logger } from '../../log.js'
+import { ConnectionClosed, InvalidArgument } from '../../errors.js'
 import type {
   Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, SendOptions, Subscription,
 } from '../adapter.js'
+import { ConsumerSet } from '../consumer-set.js'
+import { LinkedConnection } from '../linked-connection.js'
 import type { BrokerUrl } from '../url.js'
-import { displayUrl } from '../url.js'
 import { isConnectionLoss } from './channels.js'
 import { Link } from './connection.js'
-import { Consumer, ConsumerSet, DEFAULT_PREFETCH, type ConsumerHost } from './consumer.js'
+import { Consumer, DEFAULT_PREFETCH, type ConsumerHost } from './consumer.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS } from './dial.js'
 import { Publisher } from './publisher.js'
 import * as topology from './topology.js'
 
-const log = logger('gofer.messaging')
-
-export class Amqp091Connection extends EventEmitter implements Connection {
-  private readonly link: Link
+export class Amqp091Connection extends LinkedConnection<ChannelModel> implements Connection {
   private readonly queues = new topology.QueueRegistry()
-  private readonly consumers = new ConsumerSet()
+  private readonly consumers = new ConsumerSet<ChannelModel, Consumer>(isConnectionLoss)
   private readonly publisher: Publisher
-  private readonly sendTimeoutMs: number
-  private readonly connectTimeoutMs: number
-  private closing: Promise<void> | null = null
 
-  constructor(readonly url: BrokerUrl, options: ConnectOptions = {}) {
-    super()
-    this.sendTimeoutMs = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS
-    this.connectTimeoutMs = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS
-    this.link = new Link(url, options, model => this.restore(model))
+  constructor(url: BrokerUrl, options: ConnectOptions = {}) {
+    super(url, {
+      sendTimeoutMs: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS,
+      connectTimeoutMs: options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    }, restore => new Link(url, options, restore))
     this.publisher = new Publisher(this.link, this.sendTimeoutMs)
-    this.link.on('up', () => this.announce('connected'))
-    this.link.on('down', () => this.announce('disconnected'))
     this.link.start()
-  }
-
-  ready(): Promise<void> {
-    if (this.closing) return Promise.reject(new ConnectionClosed())
-    return this.link.ready(this.connectTimeoutMs)
   }
 
   async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
@@ -85,84 +71,21 @@ export class Amqp091Connection extends EventEmitter implements Connection {
     return consumer
   }
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown()
-    return this.closing
-  }
-
-  /** Test hook (not part of the contract): destroy the socket as a network failure would. */
-  _dropForTest(): void {
-    this.link.dropForTest()
-  }
-
-  private async shutdown(): Promise<void> {
-    const wasUp = this.link.current() !== null
-    // Reject what is pending first, so nobody waits on the polite broker round trips below.
+  /** Rejects pending sends at once (ConnectionClosed), then cancels the consumers politely. */
+  protected async release(): Promise<void> {
     this.publisher.close(new ConnectionClosed())
     await this.consumers.cancelAll()
-    await this.link.close()
-    if (wasUp) this.announce('disconnected')
   }
 
   /** Runs on every new connection before it is announced: queues, then bindings, then consumers. */
-  private async restore(model: ChannelModel): Promise<void> {
+  protected async restore(model: ChannelModel): Promise<void> {
     await this.queues.restore(model, err => this.report(err))
     await this.consumers.restore(model, err => this.report(err))
   }
 
-  /**
-   * Run a broker operation on the live connection, waiting for a (re)connect up to the send
-   * deadline and retrying when the connection fails under it. Broker verdicts are final.
-   */
-  private async withModel<T>(what: string, op: (model: ChannelModel) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.sendTimeoutMs
-    let stale: ChannelModel | null = null
-    for (;;) {
-      this.checkOpen()
-      const left = deadline - Date.now()
-      if (left <= 0) throw new ConnectionError(`cannot ${what}: no usable connection to ${displayUrl(this.url)} within ${this.sendTimeoutMs} ms`)
-      let model: ChannelModel
-      try {
-        model = await this.link.whenUp(left, stale)
-      } catch (err) {
-        throw this.closing ? new ConnectionClosed() : err
-      }
-      try {
-        return await op(model)
-      } catch (err) {
-        if (this.closing) throw new ConnectionClosed()
-        if (err instanceof GoferError) throw err
-        if (!isConnectionLoss(err)) throw new ConnectionError(`cannot ${what}: ${(err as Error).message}`, { cause: err })
-        log.debug({ op: what, err: (err as Error).message }, 'connection failed under an operation; retrying')
-        stale = model
-      }
-    }
-  }
-
-  /** The 'error' event, only when someone listens (an unheard 'error' would throw). */
-  private report(err: Error): void {
-    if (this.listenerCount('error') === 0) {
-      log.warn({ url: displayUrl(this.url), err: err.message }, 'messaging error (no listener)')
-      return
-    }
-    try {
-      this.emit('error', err)
-    } catch (thrown) {
-      log.error({ err: (thrown as Error).message }, "an 'error' listener threw")
-    }
-  }
-
-  /** Our listeners run inside reconnect and amqplib callbacks: a throw must not escape there. */
-  private announce(event: 'connected' | 'disconnected'): void {
-    try {
-      this.emit(event)
-    } catch (err) {
-      log.error({ event, err: (err as Error).message }, 'connection listener threw')
-    }
-  }
-
-  private checkOpen(): void {
-    if (this.closing) throw new ConnectionClosed()
+  /** A broker operation, retried on the next connection when this one fails under it. */
+  private withModel<T>(what: string, op: (model: ChannelModel) => Promise<T>): Promise<T> {
+    return this.onLiveConnection(what, isConnectionLoss, op)
   }
 }
 

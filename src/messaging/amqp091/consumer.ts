@@ -4,8 +4,8 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import { NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type { Delivery, MessageHandler, Subscription } from '../adapter.js'
+import { Backoff } from '../backoff.js'
 import { AckBatcher } from './ack-batcher.js'
-import { Backoff } from './backoff.js'
 import { brokerReason, closeQuietly, guard, isConnectionLoss, isNotFound } from './channels.js'
 
 const log = logger('gofer.messaging')
@@ -214,43 +214,6 @@ export class Consumer implements Subscription {
       }
       // A connection loss: the reconnect restores this consumer.
     }
-  }
-}
-
-/** The live subscriptions of one connection, re-established after every reconnect. */
-export class ConsumerSet {
-  private readonly live = new Set<Consumer>()
-
-  add(consumer: Consumer): void {
-    if (consumer.active) this.live.add(consumer)
-  }
-
-  delete(consumer: Consumer): void {
-    this.live.delete(consumer)
-  }
-
-  forQueue(queue: string): Consumer[] {
-    return [...this.live].filter(c => c.queue === queue)
-  }
-
-  /** Resubscribe everything; a connection loss is thrown, a missing queue ends that subscription. */
-  async restore(model: ChannelModel, report: (err: Error) => void): Promise<void> {
-    for (const consumer of [...this.live]) {
-      try {
-        await consumer.start(model)
-      } catch (err) {
-        if (isConnectionLoss(err)) throw err
-        log.error({ queue: consumer.queue, err: (err as Error).message }, 'cannot resubscribe after reconnect')
-        if (err instanceof NotFound) consumer.endQuietly()
-        else consumer.retryLater()
-        report(err as Error)
-      }
-    }
-  }
-
-  async cancelAll(): Promise<void> {
-    await Promise.allSettled([...this.live].map(c => c.cancel()))
-    this.live.clear()
   }
 }
 

@@ -9,10 +9,10 @@ import type { ChannelModel } from 'amqplib'
 import { ConnectionClosed, ConnectionError } from '../../errors.js'
 import type { SendOptions } from '../adapter.js'
 import { splitAddress } from '../adapter.js'
-import { delay } from './backoff.js'
+import { delay } from '../backoff.js'
+import type { ReconnectingLink } from '../reconnecting-link.js'
 import { isConnectionLoss } from './channels.js'
 import { NotWritten, PublishChannel, type PublishProperties } from './confirm-channel.js'
-import type { Link } from './connection.js'
 
 /** Above this many exchange channels, idle ones are closed (least recently used first). */
 const MAX_CHANNELS = 32
@@ -32,7 +32,7 @@ export class Publisher {
   private model: ChannelModel | null = null
   private closedWith: Error | null = null
 
-  constructor(private readonly link: Link, private readonly sendTimeoutMs: number) {}
+  constructor(private readonly link: ReconnectingLink<ChannelModel>, private readonly sendTimeoutMs: number) {}
 
   /**
    * Publish and wait for the broker's confirm. Before the message is written, failures are

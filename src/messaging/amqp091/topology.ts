@@ -5,7 +5,7 @@ import type { ChannelModel, Options } from 'amqplib'
 import { NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type { QueueSpec } from '../adapter.js'
-import { delay } from './backoff.js'
+import { delay } from '../backoff.js'
 import { brokerReason, isConnectionLoss, isNotFound, replyCode, RESOURCE_LOCKED, withChannel } from './channels.js'
 
 const log = logger('gofer.messaging')

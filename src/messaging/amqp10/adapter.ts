@@ -1,19 +1,20 @@
 // The AMQP 1.0 adapter (rhea 3.x): the Connection contract of ../adapter.ts on top of the
-// reconnecting Link10, cached sender links, one receiver link per subscription, and queue
-// management by broker (topology.ts). Selected by the URL prefixes amqp-1-0+, proton+, qpid+, rhea+.
-import { EventEmitter } from 'node:events'
+// reconnecting Link10 (its lifecycle and events in ../linked-connection.ts), cached sender links,
+// one receiver link per subscription, and queue management by broker (topology.ts). Selected by
+// the URL prefixes amqp-1-0+, proton+, qpid+, rhea+.
 import type { Connection as RheaConnection } from 'rhea'
 import { ConnectionClosed, ConnectionError, GoferError, InvalidArgument, NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type {
   Adapter, ConnectOptions, Connection, ConsumeOptions, MessageHandler, QueueSpec, ReplyEndpoint, SendOptions, Subscription,
 } from '../adapter.js'
+import { ConsumerSet } from '../consumer-set.js'
+import { LinkedConnection } from '../linked-connection.js'
 import type { BrokerUrl } from '../url.js'
-import { displayUrl } from '../url.js'
-import { LinkLost } from './attach.js'
+import { isLinkLost } from './attach.js'
 import { encodeMessage } from './codec.js'
 import { Link10 } from './connection.js'
-import { Consumer10, ConsumerSet10, DEFAULT_PREFETCH, type ConsumerHost10 } from './consumer.js'
+import { Consumer10, DEFAULT_PREFETCH, type ConsumerHost10 } from './consumer.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS } from './dial.js'
 import { dialectOf, type Dialect } from './dialect.js'
 import { Outbox, type OutboxHost } from './outbox.js'
@@ -22,9 +23,8 @@ import { brokerModel, type BrokerModel } from './topology.js'
 
 const log = logger('gofer.messaging')
 
-export class Amqp10Connection extends EventEmitter implements Connection {
-  private readonly link: Link10
-  private readonly consumers = new ConsumerSet10()
+export class Amqp10Connection extends LinkedConnection<RheaConnection> implements Connection {
+  private readonly consumers = new ConsumerSet<RheaConnection, Consumer10>(isLinkLost)
   private readonly senders = new SenderPool()
   private readonly outbox: Outbox
   /** Declared queue specs, re-declared before consumers re-attach after a reconnect. */
@@ -35,15 +35,12 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   /** The broker refused a dynamic receiver once: do not ask again. */
   private dynamicRefused = false
   private model: BrokerModel | null = null
-  private readonly sendTimeoutMs: number
-  private readonly connectTimeoutMs: number
-  private closing: Promise<void> | null = null
 
-  constructor(readonly url: BrokerUrl, private readonly options: ConnectOptions = {}) {
-    super()
-    this.sendTimeoutMs = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS
-    this.connectTimeoutMs = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS
-    this.link = new Link10(url, options, conn => this.restore(conn))
+  constructor(url: BrokerUrl, private readonly options: ConnectOptions = {}) {
+    super(url, {
+      sendTimeoutMs: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT_MS,
+      connectTimeoutMs: options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    }, restore => new Link10(url, options, restore))
     const host: OutboxHost = {
       link: this.link,
       sendTimeoutMs: this.sendTimeoutMs,
@@ -54,19 +51,12 @@ export class Amqp10Connection extends EventEmitter implements Connection {
       closedUnder: () => (this.closing ? this.closedUnder() : null),
     }
     this.outbox = new Outbox(host, this.senders)
-    this.link.on('up', () => this.announce('connected'))
-    this.link.on('down', () => this.announce('disconnected'))
     this.link.start()
   }
 
   /** Which broker family the connection found ('rabbitmq-v1' or 'plain'); null before connecting. */
   get brokerDialect(): string | null {
     return this.dialect?.name ?? null
-  }
-
-  ready(): Promise<void> {
-    if (this.closing) return Promise.reject(new ConnectionClosed())
-    return this.link.ready(this.connectTimeoutMs)
   }
 
   async send(address: string, body: Buffer, options?: SendOptions): Promise<void> {
@@ -140,48 +130,25 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   }
 
   private async subscribe(consumer: Consumer10): Promise<Subscription> {
-    const deadline = Date.now() + this.sendTimeoutMs
-    let stale: RheaConnection | null = null
-    for (;;) {
-      this.checkOpen()
-      let conn: RheaConnection
-      try {
-        conn = await this.link.whenUp(deadline - Date.now(), stale)
-        await consumer.start(conn)
-      } catch (err) {
-        if (this.closing) throw new ConnectionClosed()
-        if (err instanceof LinkLost && Date.now() < deadline) {
-          stale = this.link.current()
-          continue
-        }
-        throw err
-      }
-      this.consumers.add(consumer)
-      return consumer
-    }
+    await this.onLiveConnection(`consume "${consumer.queue}"`, isLinkLost, conn => consumer.start(conn))
+    // Only now: a restore running before this point must not attach it a second time.
+    this.consumers.add(consumer)
+    return consumer
   }
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown()
-    return this.closing
-  }
-
-  /** Test hook (not part of the contract): destroy the socket as a network failure would. */
-  _dropForTest(): void {
-    this.link.dropForTest()
-  }
-
-  private async shutdown(): Promise<void> {
-    const wasUp = this.link.current() !== null
+  /** Rejects pending sends at once (ConnectionClosed), then detaches the consumers politely. */
+  protected async release(): Promise<void> {
     this.senders.close(new ConnectionClosed())
     await this.consumers.cancelAll()
-    await this.link.close()
+  }
+
+  /** The broker's management connection (topology.ts), if it has one. */
+  protected override async releaseAfterLink(): Promise<void> {
     await this.model?.close()
-    if (wasUp) this.announce('disconnected')
   }
 
   /** Every fresh connection: pick the dialect, re-declare queues, then re-attach consumers. */
-  private async restore(conn: RheaConnection): Promise<void> {
+  protected async restore(conn: RheaConnection): Promise<void> {
     this.senders.reset(conn)
     this.known.clear()
     const dialect = dialectOf(conn)
@@ -231,26 +198,6 @@ export class Amqp10Connection extends EventEmitter implements Connection {
     this.known.add(queue)
   }
 
-  private report(err: Error): void {
-    if (this.listenerCount('error') === 0) {
-      log.warn({ url: displayUrl(this.url), err: err.message }, 'messaging error (no listener)')
-      return
-    }
-    try {
-      this.emit('error', err)
-    } catch (thrown) {
-      log.error({ err: (thrown as Error).message }, "an 'error' listener threw")
-    }
-  }
-
-  private announce(event: 'connected' | 'disconnected'): void {
-    try {
-      this.emit(event)
-    } catch (err) {
-      log.error({ event, err: (err as Error).message }, 'connection listener threw')
-    }
-  }
-
   /**
    * A send that close() interrupted rejects ConnectionClosed once close() has finished, so a
    * caller that awaits close() first still sees the rejection as handled.
@@ -258,10 +205,6 @@ export class Amqp10Connection extends EventEmitter implements Connection {
   private async closedUnder(): Promise<never> {
     await this.closing?.catch(() => undefined)
     throw new ConnectionClosed()
-  }
-
-  private checkOpen(): void {
-    if (this.closing) throw new ConnectionClosed()
   }
 }
 

@@ -20,6 +20,11 @@ export class LinkLost extends Error {
   }
 }
 
+/** True when the failure is the connection going away (retry on the next one), as 0-9-1's isConnectionLoss. */
+export function isLinkLost(err: unknown): boolean {
+  return err instanceof LinkLost
+}
+
 /** A broker refusal as one of our errors: not-found → NotFound, anything else → ConnectionError. */
 export function refusal(err: unknown, address: string, what: string): GoferError {
   const condition = conditionOf(err)

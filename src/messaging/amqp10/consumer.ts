@@ -15,7 +15,7 @@ import type { Connection as RheaConnection, EventContext, Receiver } from 'rhea'
 import { GoferError, NotFound } from '../../errors.js'
 import { logger } from '../../log.js'
 import type { Delivery, MessageHandler, Subscription } from '../adapter.js'
-import { Backoff } from '../amqp091/backoff.js'
+import { Backoff } from '../backoff.js'
 import { flushAfterSend } from './socket-writer.js'
 import { attachLink, LinkLost, type AttachedLink } from './attach.js'
 import { bodyBytes, isRedelivered } from './codec.js'
@@ -82,6 +82,9 @@ export class Consumer10 implements Subscription {
 
   /** Attach the receiver on `conn`. Rejects NotFound (missing queue), LinkLost (connection gone). */
   async start(conn: RheaConnection): Promise<void> {
+    // After a reconnect the old link died with the old connection: forget it even if this
+    // attach fails, or restart() would take it for a live one and never retry.
+    this.attached = null
     // Paused: a reconnect must not attach again (the drained calls' messages were requeued
     // with the old connection anyway).
     if (this.cancelled || this.paused) return
@@ -147,11 +150,6 @@ export class Consumer10 implements Subscription {
   /** End without reporting (the queue is being deleted through this connection). */
   async endQuietly(): Promise<void> {
     await this.cancel()
-  }
-
-  /** A new connection is coming: the old link died with the old connection. */
-  forget(): void {
-    this.attached = null
   }
 
   private end(): void {
@@ -270,43 +268,5 @@ export class Consumer10 implements Subscription {
         this.retryLater()
       }
     }
-  }
-}
-
-/** The live subscriptions of one connection, re-attached after every reconnect. */
-export class ConsumerSet10 {
-  private readonly live = new Set<Consumer10>()
-
-  add(consumer: Consumer10): void {
-    if (consumer.active) this.live.add(consumer)
-  }
-
-  delete(consumer: Consumer10): void {
-    this.live.delete(consumer)
-  }
-
-  forQueue(queue: string): Consumer10[] {
-    return [...this.live].filter(c => c.queue === queue)
-  }
-
-  /** Re-attach everything; a lost connection is thrown, a missing queue ends that subscription. */
-  async restore(conn: RheaConnection, report: (err: Error) => void): Promise<void> {
-    for (const consumer of [...this.live]) {
-      consumer.forget()
-      try {
-        await consumer.start(conn)
-      } catch (err) {
-        if (err instanceof LinkLost) throw err
-        log.error({ queue: consumer.queue, err: (err as Error).message }, 'cannot resubscribe after reconnect')
-        if (err instanceof NotFound) await consumer.endQuietly()
-        else consumer.retryLater()
-        report(err as Error)
-      }
-    }
-  }
-
-  async cancelAll(): Promise<void> {
-    await Promise.allSettled([...this.live].map(c => c.cancel()))
-    this.live.clear()
   }
 }

@@ -8,14 +8,14 @@
 // adapter does.
 import type { Connection as RheaConnection, Message } from 'rhea'
 import { ConnectionError, GoferError } from '../../errors.js'
-import { delay } from '../amqp091/backoff.js'
+import { delay } from '../backoff.js'
+import type { ReconnectingLink } from '../reconnecting-link.js'
 import { LinkLost } from './attach.js'
-import type { Link10 } from './connection.js'
 import type { Dialect } from './dialect.js'
 import { NotTaken, type SenderPool } from './sender.js'
 
 export interface OutboxHost {
-  readonly link: Link10
+  readonly link: ReconnectingLink<RheaConnection>
   readonly sendTimeoutMs: number
   /** The broker dialect (known once connected). */
   dialect(): Dialect | null
