@@ -3,11 +3,13 @@
 // within a millisecond; a Map insert and delete is several times cheaper on that path than a
 // setTimeout/clearTimeout pair per request. Entries share one delay, so insertion order is
 // deadline order and the timer only ever looks at the oldest entry.
+import { systemClock, type Clock } from './actions.js'
+
 export class Deadlines<T> {
   private readonly entries = new Map<T, number>()
-  private timer: NodeJS.Timeout | null = null
+  private timer: unknown = null
 
-  constructor(private readonly afterMs: number, private readonly due: (entry: T) => void) {
+  constructor(private readonly afterMs: number, private readonly due: (entry: T) => void, private readonly clock: Clock = systemClock) {
     if (!(afterMs > 0)) throw new RangeError(`afterMs must be > 0, got ${afterMs}`)
   }
 
@@ -17,7 +19,7 @@ export class Deadlines<T> {
   }
 
   add(entry: T): void {
-    this.entries.set(entry, performance.now() + this.afterMs)
+    this.entries.set(entry, this.clock.now() + this.afterMs)
     if (!this.timer) this.arm(this.afterMs)
   }
 
@@ -29,18 +31,19 @@ export class Deadlines<T> {
   /** Forget everything and stop the timer. */
   clear(): void {
     this.entries.clear()
-    if (this.timer) clearTimeout(this.timer)
+    if (this.timer) this.clock.clearTimeout(this.timer)
     this.timer = null
   }
 
   private arm(ms: number): void {
-    // Not unref'd: a due entry is a request that must be journaled, like the per-request timer was.
-    this.timer = setTimeout(() => this.fire(), Math.max(1, Math.ceil(ms)))
+    // systemClock's timers are unref'd: the requests waiting here keep goferd alive through
+    // their own connection and work, and a stopped handler must not be held up by the timer.
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(1, Math.ceil(ms)))
   }
 
   private fire(): void {
     this.timer = null
-    const now = performance.now()
+    const now = this.clock.now()
     for (const [entry, at] of this.entries) {
       if (at > now) {
         this.arm(at - now)
