@@ -91,7 +91,6 @@ export class Agent {
   readonly options: AgentOptions
   private lease: ConnectionLease | null = null
   private replies: ReplyQueue | null = null
-  private readonly mine = new Set<string>()
   private closed = false
 
   constructor(url: string, address: string, options: AgentOptions = {}) {
@@ -174,12 +173,11 @@ export class Agent {
     const call = (replyto: string): Promise<unknown> => {
       // Encoded first: an argument JSON cannot carry fails the call before anything waits for it.
       const body = request(replyto)
-      const result = replies.expect(sn, wait, options.progress ?? null)
-      this.mine.add(sn)
+      const result = replies.expect(sn, wait, options.progress ?? null, this)
       // Not awaited before waiting: the confirm and the reply race, and a failed send ends the wait.
       sendSurvivingReconnects(connection, () => connection.send(this.address, body, sendOptions), Date.now() + wait * 1000)
         .catch(error => replies.fail(sn, error))
-      return result.finally(() => this.mine.delete(sn))
+      return result
     }
     // Once the reply queue is up, its address is known without waiting (every call after the first).
     const known = options.exchange ? null : replies.knownAddress()
@@ -190,7 +188,7 @@ export class Agent {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const sn of this.mine) this.replies?.fail(sn, new ConnectionClosed(`agent closed while waiting for ${sn}`))
+    this.replies?.failOwned(this, sn => new ConnectionClosed(`agent closed while waiting for ${sn}`))
     await this.replies?.release()
     await this.lease?.release()
   }

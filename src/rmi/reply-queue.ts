@@ -12,7 +12,7 @@ import { logger } from '../log.js'
 import type { MessageHandler, ReplyEndpoint, Subscription, TlsOptions } from '../messaging/adapter.js'
 import { acquireConnection, tlsKey, type ConnectionLease } from '../messaging/registry.js'
 import { parseUrl } from '../messaging/url.js'
-import { decode } from './envelope.js'
+import { decode, VERSION } from './envelope.js'
 import { readReply } from './replies.js'
 
 const log = logger('gofer.rmi')
@@ -33,6 +33,8 @@ interface Waiting {
   reject(error: Error): void
   progress: ((report: ProgressReport) => void) | null
   timer: NodeJS.Timeout
+  /** Whose call it is (an Agent), so that closing it fails only its own calls. */
+  owner: object | null
 }
 
 /**
@@ -143,16 +145,23 @@ export class ReplyQueue {
     return `${exchange}/${this.name}`
   }
 
-  /** Wait for the final reply to `sn`, at most `waitSeconds`. */
-  expect(sn: string, waitSeconds: number, progress: ((report: ProgressReport) => void) | null): Promise<unknown> {
+  /** Wait for the final reply to `sn`, at most `waitSeconds`, on behalf of `owner`. */
+  expect(sn: string, waitSeconds: number, progress: ((report: ProgressReport) => void) | null, owner: object | null = null): Promise<unknown> {
     if (this.closed) return Promise.reject(new ConnectionClosed('reply queue closed'))
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(sn)
         reject(new RequestTimeout(sn, waitSeconds))
       }, waitSeconds * 1000)
-      this.waiting.set(sn, { resolve, reject, progress, timer })
+      this.waiting.set(sn, { resolve, reject, progress, timer, owner })
     })
+  }
+
+  /** End every wait of `owner` with the error `why(sn)` (its Agent was closed). */
+  failOwned(owner: object, why: (sn: string) => Error): void {
+    for (const [sn, waiting] of this.waiting) {
+      if (waiting.owner === owner) this.fail(sn, why(sn))
+    }
   }
 
   /** End the wait for `sn` with an error (e.g. the request could not be sent). */
@@ -172,7 +181,18 @@ export class ReplyQueue {
       log.warn({ problem: decoded.problem }, 'unreadable reply dropped')
       return
     }
-    const reply = readReply(decoded.document)
+    const doc = decoded.document
+    // The usual final reply, a success: resolved without building a Reply (readReply's reading of it).
+    const result = doc.version === VERSION && typeof doc.sn === 'string' && !Object.hasOwn(doc, 'status') ? doc.result : undefined
+    if (result !== null && typeof result === 'object' && !Array.isArray(result) && Object.hasOwn(result, 'retval')) {
+      const waiting = this.waiting.get(doc.sn as string)
+      if (!waiting) return
+      this.waiting.delete(doc.sn as string)
+      clearTimeout(waiting.timer)
+      waiting.resolve((result as { retval: unknown }).retval)
+      return
+    }
+    const reply = readReply(doc)
     if (typeof reply === 'string') {
       log.warn({ problem: reply }, 'invalid reply dropped')
       return

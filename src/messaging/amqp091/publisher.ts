@@ -18,7 +18,11 @@ import { NotWritten, PublishChannel, type PublishProperties } from './confirm-ch
 const MAX_CHANNELS = 32
 
 /** The message properties for a send: content_encoding, delivery_mode, expiration; nothing else. */
+const PERSISTENT: Readonly<PublishProperties> = Object.freeze({ contentEncoding: 'utf-8', deliveryMode: 2 })
+
 export function publishProperties(options: SendOptions = {}): PublishProperties {
+  // Nearly every gofer message: persistent, no TTL (one shared object; the channel copies it).
+  if (options.durable !== false && !(options.ttl && options.ttl > 0)) return PERSISTENT
   const props: PublishProperties = { contentEncoding: 'utf-8', deliveryMode: options.durable === false ? 1 : 2 }
   // AMQP wants the TTL as a decimal string of whole milliseconds.
   if (options.ttl && options.ttl > 0) props.expiration = String(Math.ceil(options.ttl))
