@@ -28,6 +28,13 @@ export class Executor {
     return this.wait(signal).then(() => this.start(task))
   }
 
+  /** Take a slot now if one is free (nobody waits then); the caller must release() it. */
+  tryAcquire(): boolean {
+    if (this.running >= this.limit) return false
+    this.running++
+    return true
+  }
+
   /** Run `task` in a slot already taken; the slot is handed on when it settles. */
   private start<T>(task: () => Promise<T>): Promise<T> {
     let work: Promise<T>
@@ -39,7 +46,8 @@ export class Executor {
     return work.finally(() => this.release())
   }
 
-  private release(): void {
+  /** Give back a slot taken by tryAcquire() (run() gives back its own). */
+  release(): void {
     const next = this.waiting.shift()
     // Hand the slot straight to the next waiter, so `running` never dips and lets a newcomer jump the queue.
     if (next) next()

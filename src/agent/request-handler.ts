@@ -14,6 +14,7 @@ import type { Connection, Delivery } from '../messaging/adapter.js'
 import type { Logger } from '../log.js'
 import { Context } from '../rmi/context.js'
 import type { Dispatcher } from '../rmi/dispatcher.js'
+import { isThenable } from '../rmi/thenable.js'
 import { decode } from '../rmi/envelope.js'
 import { Replier } from '../rmi/replier.js'
 import { CancelledError, tracker, type AbortLike, type TrackedRequest } from '../rmi/tracker.js'
@@ -190,27 +191,39 @@ export class RequestHandler {
     await this.deps.journal.destroy().catch(error => this.deps.log.warn({ err: error }, 'journal: cannot delete the pending directory'))
   }
 
-  private async execute(request: ValidRequest, replier: Replier, tracked: TrackedRequest): Promise<void> {
+  private execute(request: ValidRequest, replier: Replier, tracked: TrackedRequest): Promise<void> {
     const { builtin } = this.deps
     const isBuiltin = request.classname === builtin.classname
     const dispatcher = isBuiltin ? builtin.dispatcher : this.deps.dispatcher
     const executor = isBuiltin ? builtin.executor : this.deps.executor
+    const delayed = this.deps.latency > 0 && !isBuiltin
+    if (delayed || tracked.cancelled || !executor.tryAcquire()) return this.executeQueued(request, replier, tracked, dispatcher, executor, delayed)
+    // The usual case: a free slot and no latency. The call starts now, and a method that returns
+    // at once is answered in the same tick: started and the result leave in one socket write.
+    const done = (result: ResultBody): Promise<void> => {
+      executor.release()
+      tracked.done()
+      return this.answer(request, replier, result)
+    }
+    let outcome: ResultBody | Promise<ResultBody>
+    try {
+      outcome = this.call(request, replier, tracked, dispatcher)
+    } catch (error) {
+      outcome = failureOf(error, this.deps.module) // defensive: call() does not throw
+    }
+    return isThenable(outcome) ? outcome.then(done, error => done(failureOf(error, this.deps.module))) : done(outcome)
+  }
+
+  /** Wait for a slot (and the plugin's latency), then call; a cancel meanwhile is answered Cancelled. */
+  private async executeQueued(
+    request: ValidRequest, replier: Replier, tracked: TrackedRequest, dispatcher: Dispatcher, executor: Executor, delayed: boolean,
+  ): Promise<void> {
     let result: ResultBody
     try {
       result = await executor.run(async () => {
-        if (this.deps.latency > 0 && !isBuiltin) await sleep(this.deps.latency * 1000, tracked.signal)
+        if (delayed) await sleep(this.deps.latency * 1000, tracked.signal)
         if (tracked.cancelled) throw tracked.signal.reason
-        void replier.started()
-        const context = new Context(request.sn as string, request.data, (total, completed, details) =>
-          replier.progress(total, completed, details))
-        // A cancel from now on reaches the running call: a flag for direct code, a kill for fork.
-        const onAbort = (): void => context.cancel()
-        tracked.signal.addEventListener('abort', onAbort, { once: true })
-        try {
-          return await dispatcher.dispatch(request, context)
-        } finally {
-          tracked.signal.removeEventListener('abort', onAbort)
-        }
+        return await this.call(request, replier, tracked, dispatcher)
       }, tracked.signal)
     } catch (error) {
       // Cancelled while queued or in its latency: answered now (gofer sends nothing, §10).
@@ -219,8 +232,29 @@ export class RequestHandler {
     } finally {
       tracked.done()
     }
+    await this.answer(request, replier, result)
+  }
+
+  /** `started`, then the dispatch in a Context that a cancel reaches. Never throws or rejects. */
+  private call(request: ValidRequest, replier: Replier, tracked: TrackedRequest, dispatcher: Dispatcher): ResultBody | Promise<ResultBody> {
+    void replier.started()
+    const context = new Context(request.sn as string, request.data, (total, completed, details) =>
+      replier.progress(total, completed, details))
+    // A cancel from now on reaches the running call: a flag for direct code, a kill for fork.
+    const onAbort = (): void => context.cancel()
+    tracked.signal.addEventListener('abort', onAbort, { once: true })
+    const outcome = dispatcher.dispatch(request, context)
+    if (!isThenable(outcome)) {
+      tracked.signal.removeEventListener('abort', onAbort)
+      return outcome
+    }
+    return outcome.finally(() => tracked.signal.removeEventListener('abort', onAbort))
+  }
+
+  /** The final reply (its failure is logged by the replier, never thrown). */
+  private answer(request: ValidRequest, replier: Replier, result: ResultBody): Promise<void> {
     if ('exval' in result) this.deps.log.info({ sn: request.sn, target: `${request.classname}.${request.method}`, xclass: result.xclass }, 'call raised')
-    await replier.result(result, this.deps.module)
+    return replier.result(result, this.deps.module)
   }
 
   private track(work: Promise<void>): void {

@@ -2,6 +2,7 @@
 // a progress reporter and the cancellation flag. Carried by AsyncLocalStorage, so it follows
 // the call across awaits without being passed around.
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { isThenable } from './thenable.js'
 
 /** Sends one progress reply; provided by the dispatcher for each request. */
 export type ProgressSink = (total: number, completed: number, details: unknown) => Promise<void>
@@ -97,8 +98,4 @@ let running = 0
 
 function leave(): void {
   if (--running === 0) storage.disable()
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
 }

@@ -7,6 +7,7 @@ import { Context } from './context.js'
 import type { CallModel } from './decorators.js'
 import type { ResultBody } from './envelope.js'
 import { failureOf, MemberNotFound, NamespaceNotFound } from './failure.js'
+import { isThenable } from './thenable.js'
 import type { ValidRequest } from './validate.js'
 
 export interface Target {
@@ -54,19 +55,32 @@ export class Dispatcher {
     throw new NamespaceNotFound(classname)
   }
 
-  /** Run the request in `context`; resolves with gofer's result body (retval or exception). */
-  async dispatch(request: ValidRequest, context: Context): Promise<ResultBody> {
+  /**
+   * Run the request in `context`: gofer's result body (retval or exception), never a throw or a
+   * rejection. A method that returns at once is answered at once (no promise), so the agent can
+   * send started and the result in one go; an async one gives a promise of the body.
+   */
+  dispatch(request: ValidRequest, context: Context): ResultBody | Promise<ResultBody> {
     let module = this.sources[0]?.module ?? 'gofer'
     try {
       const target = this.find(request.classname, request.method)
       module = target.module
-      const retval = await Context.run(context, () => run(target, request, context))
-      return { retval: retval === undefined ? null : retval }
+      const value = Context.run(context, () => run(target, request, context))
+      if (!isThenable(value)) return success(value)
+      return Promise.resolve(value).then(success, thrown => failure(thrown, module))
     } catch (thrown) {
-      if (thrown instanceof RaisedResult) return thrown.result
-      return failureOf(thrown, module)
+      return failure(thrown, module)
     }
   }
+}
+
+function success(value: unknown): ResultBody {
+  return { retval: value === undefined ? null : value }
+}
+
+function failure(thrown: unknown, module: string): ResultBody {
+  if (thrown instanceof RaisedResult) return thrown.result
+  return failureOf(thrown, module)
 }
 
 /** The method's return value: a promise for async code, else the value itself (not wrapped, see Context.run). */

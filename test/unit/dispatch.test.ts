@@ -93,6 +93,16 @@ describe('dispatch', () => {
     assert.deepEqual(await call(request('Dog', 'inherited')), { retval: 'from base' })
   })
 
+  it('answers a method that returns at once without a promise, and an async one with a promise', async () => {
+    const now = dispatcher.dispatch(request('Dog', 'bark', ['hi']), new Context('sn-1', null, null))
+    assert.deepEqual(now, { retval: 'rover says hi' }, 'a plain body: started and the result can leave together')
+    const thrown = dispatcher.dispatch(request('Dog', 'hurt'), new Context('sn-1', null, null))
+    assert.equal((thrown as { xclass?: string }).xclass, 'Hurt', 'a synchronous throw is a plain exception body')
+    const later = dispatcher.dispatch(request('Dog', 'later', [1]), new Context('sn-1', null, null))
+    assert.ok(later instanceof Promise)
+    assert.deepEqual(await later, { retval: 1 })
+  })
+
   it('puts unknown keywords into a trailing options object', async () => {
     assert.deepEqual(await call(request('Dog', 'options', ['a'], { loud: true, times: 3 })), { retval: 'a:true:3' })
   })

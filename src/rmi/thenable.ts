@@ -1,0 +1,4 @@
+/** A promise or any other thenable: what `await` would wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+}
