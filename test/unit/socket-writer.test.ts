@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { describe, it } from 'node:test'
 import type { Channel, ChannelModel } from 'amqplib'
-import { coalesceWrites, writeDirect } from '../../src/messaging/amqp091/socket-writer.js'
+import { coalesceWrites, LATER_MS, writeDirect } from '../../src/messaging/amqp091/socket-writer.js'
 import { flushAfterSend } from '../../src/messaging/amqp10/socket-writer.js'
 import type { Connection as RheaConnection } from 'rhea'
 
@@ -39,7 +39,7 @@ function setup() {
   coalesceWrites({ connection } as unknown as ChannelModel)
   const ch = { ch: 1, connection } as unknown as Channel
   /** What amqplib's sendMessage does: write the encoded frames to the channel's slot. */
-  const publish = (text: string, batch: boolean) => writeDirect(ch, batch, () => void connection.channels[1]!.buffer.write(Buffer.from(text)))
+  const publish = (text: string, batch: boolean | 'later') => writeDirect(ch, batch === 'later' ? 'later' : batch ? 'turn' : 'now', () => void connection.channels[1]!.buffer.write(Buffer.from(text)))
   return { socket, queued, connection, publish }
 }
 
@@ -76,6 +76,18 @@ describe('socket writer', () => {
     assert.deepEqual(socket.writes.at(-1), ['next turn'], 'a new turn writes at once again')
   })
 
+  it('holds an ack for the next write that leaves anyway, or a few ms', async () => {
+    const { socket, publish } = setup()
+    publish('ack 1', 'later')
+    await endOfTurn()
+    assert.deepEqual(socket.writes, [], 'an ack alone does not cost a write at the end of the turn')
+    publish('request', false)
+    assert.deepEqual(socket.writes, [['ack 1', 'request']], 'it rides with the next request')
+    publish('ack 2', 'later')
+    await new Promise(resolve => setTimeout(resolve, LATER_MS + 20))
+    assert.deepEqual(socket.writes.at(-1), ['ack 2'], 'and leaves on its own when nothing follows')
+  })
+
   it('does not overtake frames already queued on the channel', () => {
     const { socket, connection, queued, publish } = setup()
     connection.channels[1]!.buffer.readableLength = 1
@@ -100,7 +112,7 @@ function fakeRhea() {
   let pending: string[] = []
   let registered = false
   const conn = { socket } as unknown as RheaConnection
-  const send = (frame: string, batch: boolean) => {
+  const send = (frame: string, batch: boolean | 'later') => {
     pending.push(frame)
     if (!registered) {
       registered = true
@@ -109,7 +121,7 @@ function fakeRhea() {
         for (const f of pending.splice(0)) socket.write(Buffer.from(f))
       })
     }
-    flushAfterSend(conn, batch)
+    flushAfterSend(conn, batch === 'later' ? 'later' : batch ? 'turn' : 'now')
   }
   return { socket, send }
 }
@@ -142,5 +154,19 @@ describe('socket writer (AMQP 1.0, rhea)', () => {
     socket.write(Buffer.from('disposition 2'))
     await new Promise(resolve => process.nextTick(resolve))
     assert.deepEqual(socket.writes.at(-1), ['disposition 1', 'disposition 2'])
+  })
+
+  it('holds a settlement for the next send that leaves anyway', async () => {
+    const { socket, send } = fakeRhea()
+    send('disposition', 'later')
+    await ticks()
+    assert.deepEqual(socket.writes, [], 'not alone at the end of the turn')
+    send('request', false)
+    await new Promise(resolve => process.nextTick(resolve))
+    await new Promise(resolve => process.nextTick(resolve))
+    assert.deepEqual(socket.writes, [['disposition', 'request']])
+    send('disposition 2', 'later')
+    await new Promise(resolve => setTimeout(resolve, LATER_MS + 20))
+    assert.deepEqual(socket.writes.at(-1), ['disposition 2'], 'and on its own when nothing follows')
   })
 })

@@ -50,12 +50,12 @@ export class AckBatcher {
 
   /**
    * `direct`: an ack, written straight to the corked socket where possible; it leaves with the
-   * next urgent write or at the end of this loop turn (socket-writer.ts), never after a later
-   * frame of this channel (a close), since those still queue behind it.
+   * next write that leaves anyway, at the latest a few ms later (socket-writer.ts, Flush
+   * 'later'), never after a later frame of this channel (a close), since those queue behind it.
    */
   private send(op: () => void, direct = false): void {
     try {
-      if (!direct || writeDirect(this.channel, true, op) === null) op()
+      if (!direct || writeDirect(this.channel, 'later', op) === null) op()
     } catch (error) {
       this.onError(error as Error)
     }

@@ -15,12 +15,23 @@
 //   burst costs two writes, not one per message.
 import type { Channel, ChannelModel } from 'amqplib'
 
+/**
+ * When what was just written must leave: `now` (a result, a request), at the end of this loop
+ * `turn` (an accepted/started reply), or `later`: with the next write that leaves anyway, at the
+ * latest LATER_MS from now (an ack, which nobody waits for; sent alone it would cost a syscall
+ * and a broker wakeup per call).
+ */
+export type Flush = 'now' | 'turn' | 'later'
+
+/** How long an ack may wait for company. A crash within it means a redelivery, as before the ack. */
+export const LATER_MS = 5
+
 /** The socket side of one amqplib connection. */
 export interface SocketWriter {
   /** Write `bytes` to the corked socket; false: the socket's buffer is full. */
   write(bytes: Buffer): boolean
-  /** End of a message: uncork now, or (`batch`) at the end of this loop turn. */
-  flush(batch: boolean): void
+  /** End of a message: see Flush. */
+  flush(when: Flush): void
   /** The socket, for its 'drain' event. */
   readonly socket: NodeJS.EventEmitter
 }
@@ -55,6 +66,11 @@ export function coalesceWrites(model: ChannelModel): void {
     endScheduled = true
     setImmediate(endOfTurn)
   }
+  let laterTimer: NodeJS.Timeout | null = null
+  const flushLater = (): void => {
+    laterTimer = null
+    uncork()
+  }
   const cork = (): void => {
     if (corked) return
     corked = true
@@ -74,10 +90,17 @@ export function coalesceWrites(model: ChannelModel): void {
       cork()
       return write(bytes)
     },
-    flush(batch) {
+    flush(when) {
+      if (when === 'later') {
+        if (!laterTimer) {
+          laterTimer = setTimeout(flushLater, LATER_MS)
+          laterTimer.unref()
+        }
+        return
+      }
       // The first urgent message of a turn leaves at once (a lone call's latency); in a burst
       // (pipelined calls) the others share one write at the end of the turn (throughput).
-      if (!batch && !flushedThisTurn) {
+      if (when === 'now' && !flushedThisTurn) {
         flushedThisTurn = true
         uncork()
       }
@@ -100,7 +123,7 @@ interface ChannelInternals {
  * queued on the channel, whose order must be kept, or amqplib internals not as expected) and
  * nothing was sent: the caller then uses the normal path.
  */
-export function writeDirect(ch: Channel, batch: boolean, send: () => void): boolean | null {
+export function writeDirect(ch: Channel, when: Flush, send: () => void): boolean | null {
   const internals = ch as unknown as Partial<ChannelInternals>
   const connection = internals.connection
   const writer = connection ? writers.get(connection) : undefined
@@ -113,7 +136,7 @@ export function writeDirect(ch: Channel, batch: boolean, send: () => void): bool
     send()
   } finally {
     slot.buffer = queued
-    writer.flush(batch)
+    writer.flush(when)
   }
   return ok
 }
@@ -122,7 +145,7 @@ export function writeDirect(ch: Channel, batch: boolean, send: () => void): bool
 export function publishDirect(ch: Channel, fields: Record<string, unknown>, properties: Record<string, unknown>, body: Buffer, batch: boolean): boolean | null {
   const sendMessage = (ch as unknown as Partial<ChannelInternals>).sendMessage
   if (typeof sendMessage !== 'function') return null
-  return writeDirect(ch, batch, () => void sendMessage.call(ch, fields, properties, body))
+  return writeDirect(ch, batch ? 'turn' : 'now', () => void sendMessage.call(ch, fields, properties, body))
 }
 
 /** The socket writer of a channel's connection, when installed. */

@@ -183,9 +183,9 @@ export class Consumer10 implements Subscription {
       if (this.attached?.link !== receiver || !receiver.is_open()) return
       try {
         op()
-        // The disposition need not leave alone: it rides with the next urgent send (a caller's
-        // next request) or leaves at the end of this loop turn (socket-writer.ts).
-        flushAfterSend(receiver.connection, true)
+        // The disposition need not leave alone: it rides with the next write that leaves anyway
+        // (a caller's next request, an agent's next replies), at the latest a few ms later.
+        flushAfterSend(receiver.connection, 'later')
       } catch (err) {
         log.debug({ queue: this.queue, err: (err as Error).message }, 'settle on a closed link ignored')
       }

@@ -62,7 +62,7 @@ class CachedSender {
     if (socket?.destroyed) throw new LinkLost('connection lost before the message was written')
     if (!sender.sendable()) return null
     const delivery = sender.send(message)
-    flushAfterSend(sender.connection, batch)
+    flushAfterSend(sender.connection, batch ? 'turn' : 'now')
     return new Promise<void>((resolve, reject) => this.pending.set(delivery, { resolve, reject }))
   }
 

@@ -7,11 +7,13 @@
 //   of one pass leave in one write;
 // * a send marked `batch` (an agent's accepted/started replies) keeps the socket corked until the
 //   check phase of this loop turn, so those replies share one write with the result that usually
-//   follows within microseconds;
+//   follows within microseconds; a settlement (a disposition nobody waits for) is held for the
+//   next write that leaves anyway, at the latest a few milliseconds;
 // * the first other send of a turn (a result, a request) is flushed right after rhea's pass has
 //   written it, together with everything held before it; later ones in the same turn (a burst of
 //   pipelined calls) wait for the end of the turn, so a burst costs two writes, not one per frame.
 import type { Connection as RheaConnection } from 'rhea'
+import { LATER_MS, type Flush } from '../amqp091/socket-writer.js'
 
 interface Corkable {
   write(...args: unknown[]): boolean
@@ -37,9 +39,18 @@ class SocketWriter {
     }
   }
 
-  /** After a send was handed to rhea: hold it for the end of the turn, or flush after rhea's pass. */
-  flush(batch: boolean): void {
-    if (batch) {
+  /** After a send or settlement was handed to rhea: see Flush (0-9-1's socket-writer.ts). */
+  flush(when: Flush): void {
+    if (when === 'later') {
+      this.held = true
+      this.cork()
+      if (!this.laterTimer) {
+        this.laterTimer = setTimeout(this.flushLater, LATER_MS)
+        this.laterTimer.unref()
+      }
+      return
+    }
+    if (when === 'turn') {
       this.held = true
       this.cork()
     } else if (!this.flushedThisTurn) {
@@ -49,6 +60,13 @@ class SocketWriter {
       process.nextTick(this.uncork)
     }
     this.scheduleEndOfTurn()
+  }
+
+  private laterTimer: NodeJS.Timeout | null = null
+  private readonly flushLater = (): void => {
+    this.laterTimer = null
+    this.held = false
+    this.uncork()
   }
 
   private cork(): void {
@@ -91,9 +109,9 @@ function writerOf(conn: RheaConnection): SocketWriter | null {
   return writer
 }
 
-/** Call right after handing a message to rhea (sender.send): see the header. */
-export function flushAfterSend(conn: RheaConnection, batch: boolean): void {
-  writerOf(conn)?.flush(batch)
+/** Call right after handing a message (sender.send) or a settlement to rhea: see the header. */
+export function flushAfterSend(conn: RheaConnection, when: Flush): void {
+  writerOf(conn)?.flush(when)
 }
 
 /** Coalesce the writes of a connection's socket from now on (dispositions, flow frames). */
