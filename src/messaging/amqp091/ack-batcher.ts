@@ -39,23 +39,27 @@ export class AckBatcher {
       const last = this.unsettled[prefix - 1]!
       for (let i = 0; i < prefix; i++) this.acked.delete(this.unsettled[i]!)
       this.unsettled = this.unsettled.slice(prefix)
-      this.send(() => this.channel.ack(message(last), prefix > 1), true)
+      // A lone delivery (one call at a time) may wait for company; under load acks keep the
+      // prefetch window moving and leave at the end of the turn.
+      const lone = prefix === 1 && this.unsettled.length === 0
+      this.send(() => this.channel.ack(message(last), prefix > 1), lone ? 'later' : 'turn')
     }
     if (this.acked.size === 0) return
     // Acked out of order (an earlier delivery is still being worked on): ack them one by one.
-    for (const tag of this.acked) this.send(() => this.channel.ack(message(tag), false), true)
+    for (const tag of this.acked) this.send(() => this.channel.ack(message(tag), false), 'turn')
     this.unsettled = this.unsettled.filter(t => !this.acked.has(t))
     this.acked.clear()
   }
 
   /**
-   * `direct`: an ack, written straight to the corked socket where possible; it leaves with the
-   * next write that leaves anyway, at the latest a few ms later (socket-writer.ts, Flush
-   * 'later'), never after a later frame of this channel (a close), since those queue behind it.
+   * `direct`: an ack, written straight to the corked socket where possible, leaving at the end
+   * of the turn or (`later`) with the next write that leaves anyway, at the latest a few ms
+   * later (socket-writer.ts); never after a later frame of this channel (a close), since those
+   * queue behind it. Without `direct` (a nack) it takes amqplib's path.
    */
-  private send(op: () => void, direct = false): void {
+  private send(op: () => void, direct?: 'turn' | 'later'): void {
     try {
-      if (!direct || writeDirect(this.channel, 'later', op) === null) op()
+      if (!direct || writeDirect(this.channel, direct, op) === null) op()
     } catch (error) {
       this.onError(error as Error)
     }

@@ -58,6 +58,8 @@ export class Consumer10 implements Subscription {
   private restartTimer: NodeJS.Timeout | null = null
   private credit = 0
   private creditScheduled = false
+  /** Deliveries handed to the handler and not yet settled (a lone one may delay its disposition). */
+  private unsettled = 0
   private readonly backoff = new Backoff()
   /** The node address the broker assigned to a dynamic receiver (changes on every attach). */
   private assigned: string | null = null
@@ -175,17 +177,20 @@ export class Consumer10 implements Subscription {
       return
     }
     let settled = false
+    this.unsettled++
     const settle = (op: () => void): void => {
       if (settled) return
       settled = true
+      this.unsettled--
       // After cancel or a reconnect the delivery belongs to a dead link: the broker has
       // requeued it already (or will when the session ends), so settling is a no-op.
       if (this.attached?.link !== receiver || !receiver.is_open()) return
       try {
         op()
-        // The disposition need not leave alone: it rides with the next write that leaves anyway
-        // (a caller's next request, an agent's next replies), at the latest a few ms later.
-        flushAfterSend(receiver.connection, 'later')
+        // A lone delivery's disposition need not leave alone: it rides with the next write that
+        // leaves anyway (a caller's next request, an agent's next replies), at the latest a few
+        // ms later. Under load they leave at the end of the turn.
+        flushAfterSend(receiver.connection, this.unsettled === 1 ? 'later' : 'turn')
       } catch (err) {
         log.debug({ queue: this.queue, err: (err as Error).message }, 'settle on a closed link ignored')
       }
@@ -229,6 +234,8 @@ export class Consumer10 implements Subscription {
       const n = this.credit
       this.credit = 0
       receiver.add_credit(n)
+      // Credit must not wait behind a held disposition: the broker is waiting for it.
+      flushAfterSend(receiver.connection, 'turn')
     })
   }
 
