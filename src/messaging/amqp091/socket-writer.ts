@@ -13,6 +13,8 @@
 //   other publish of a turn (a result, a request) uncorks at once and leaves with everything
 //   before it; later ones in the same turn (a burst of pipelined calls) wait for its end, so a
 //   burst costs two writes, not one per message.
+// * Acks take the same direct path; the ack of a lone delivery (one call at a time) waits for
+//   the next write that leaves anyway, at most LATER_MS, instead of costing a write of its own.
 import type { Channel, ChannelModel } from 'amqplib'
 
 /**
