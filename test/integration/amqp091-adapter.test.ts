@@ -1,14 +1,14 @@
 // The AMQP 0-9-1 adapter against a real RabbitMQ (GOFER_TEST_AMQP_URL, default 127.0.0.1:5672):
-// the shared contract, plus wire properties, reconnection and channel-error recovery.
+// the shared contract, the cases shared with the 1.0 adapter on RabbitMQ
+// (support/rabbitmq-adapter-cases.ts), plus wire properties, reconnection and channel-error recovery.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import amqp, { type ChannelModel } from 'amqplib'
-import { ConnectionClosed, ConnectionError, NotFound } from '../../src/errors.js'
-import type { ConnectOptions } from '../../src/messaging/adapter.js'
+import { describe, it } from 'node:test'
+import type amqp from 'amqplib'
+import { ConnectionError, NotFound } from '../../src/errors.js'
 import { amqp091Adapter, type Amqp091Connection } from '../../src/messaging/amqp091/adapter.js'
 import { connectArguments } from '../../src/messaging/amqp091/dial.js'
 import { publishProperties } from '../../src/messaging/amqp091/publisher.js'
@@ -17,6 +17,7 @@ import { adapterFor } from '../../src/messaging/registry.js'
 import { parseUrl } from '../../src/messaging/url.js'
 import { adapterContract, Inbox, settleWithin, sleep, uniqueQueue } from '../support/adapter-contract.js'
 import { AMQP_URL } from '../support/paths.js'
+import { nextEvent, opener, RawRabbit, rabbitmqAdapterCases, withConnection } from '../support/rabbitmq-adapter-cases.js'
 
 /** Is something listening where the URL points? (Skip, rather than fail, without a broker.) */
 async function reachable(url: string): Promise<boolean> {
@@ -104,295 +105,124 @@ describe('amqp-0-9-1 adapter configuration (no broker needed)', () => {
 /** A closed loopback port: connecting is refused at once. */
 const DEAD_URL = 'amqp://guest:guest@127.0.0.1:1'
 
-function open(url = AMQP_URL, options: ConnectOptions = {}): Amqp091Connection {
-  return amqp091Adapter.connect(parseUrl(url), { connectTimeout: 5000, sendTimeout: 5000, ...options }) as Amqp091Connection
-}
-
-function once(conn: Amqp091Connection, event: 'connected' | 'disconnected', timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${timeoutMs} ms`)), timeoutMs)
-    conn.once(event, () => {
-      clearTimeout(timer)
-      resolve()
-    })
-  })
-}
+const open = opener<Amqp091Connection>(amqp091Adapter, AMQP_URL)
+const withConn = (body: (conn: Amqp091Connection) => Promise<void>) => withConnection(() => open(), body)
 
 describe('amqp-0-9-1 adapter specifics', { skip }, () => {
-  let raw: ChannelModel
-  const cleanup: string[] = []
+  const rabbit = new RawRabbit(AMQP_URL)
 
-  before(async () => {
-    raw = await amqp.connect(AMQP_URL)
-    raw.on('error', () => undefined)
-  })
+  rabbitmqAdapterCases({ open, deadUrl: DEAD_URL, rabbit, exclusive: true })
 
-  after(async () => {
-    const ch = await raw.createChannel()
-    for (const q of cleanup) await ch.deleteQueue(q).catch(() => undefined)
-    await raw.close()
-  })
+  it('publishes only content_encoding, delivery_mode and (with a TTL) expiration', withConn(async conn => {
+    const q = await rabbit.queue(conn)
+    const body = '{"sn": "1", "version": "2.0"}'
+    await conn.send(q, Buffer.from(body))
+    await conn.send(q, Buffer.from(body), { ttl: 300_000 })
+    await conn.send(q, Buffer.from(body), { durable: false })
+    const plain = await rabbit.get(q)
+    const props = Object.fromEntries(Object.entries(plain.properties).filter(([, v]) => v !== undefined))
+    assert.deepEqual(props, { contentEncoding: 'utf-8', deliveryMode: 2 })
+    assert.equal(plain.content.toString(), body)
+    assert.deepEqual(plain.fields.exchange, '')
+    assert.deepEqual(plain.fields.routingKey, q)
+    const withTtl = await rabbit.get(q)
+    const ttlProps = Object.fromEntries(Object.entries(withTtl.properties).filter(([, v]) => v !== undefined))
+    assert.deepEqual(ttlProps, { contentEncoding: 'utf-8', deliveryMode: 2, expiration: '300000' })
+    const transient = await rabbit.get(q)
+    assert.equal(transient.properties.deliveryMode, 1)
+  }))
 
-  /** A raw basic.get, to see exactly what went over the wire. */
-  async function rawGet(queue: string): Promise<amqp.GetMessage> {
-    const ch = await raw.createChannel()
-    try {
-      const msg = await ch.get(queue, { noAck: true })
-      assert.ok(msg, `a message in ${queue}`)
-      return msg
-    } finally {
-      await ch.close()
-    }
-  }
+  it('a missing exchange rejects NotFound and does not disturb other sends', withConn(async conn => {
+    const q = await rabbit.queue(conn, { durable: false })
+    const missing = `no.such.exchange.${uniqueQueue()}/x`
+    await assert.rejects(conn.send(missing, Buffer.from('lost')), (e: unknown) => e instanceof NotFound && e.address === missing)
+    await conn.send(q, Buffer.from('after'))
+    // Interleaved with good sends: only the bad ones fail.
+    const results = await Promise.allSettled([
+      conn.send(q, Buffer.from('a')),
+      conn.send(missing, Buffer.from('b')),
+      conn.send(q, Buffer.from('c')),
+      conn.send(missing, Buffer.from('d')),
+      conn.send(q, Buffer.from('e')),
+    ])
+    assert.deepEqual(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
+    for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof NotFound)
+    // The exchange channel reopens transparently.
+    await assert.rejects(conn.send(missing, Buffer.from('again')), NotFound)
+    await conn.send(`amq.direct/${uniqueQueue()}`, Buffer.from('x')).catch(e => assert.ok(e instanceof NotFound))
+    assert.equal((await rabbit.check(q)).messageCount, 4)
+  }))
 
-  it('publishes only content_encoding, delivery_mode and (with a TTL) expiration', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q })
-      const body = '{"sn": "1", "version": "2.0"}'
-      await conn.send(q, Buffer.from(body))
-      await conn.send(q, Buffer.from(body), { ttl: 300_000 })
-      await conn.send(q, Buffer.from(body), { durable: false })
-      const plain = await rawGet(q)
-      const props = Object.fromEntries(Object.entries(plain.properties).filter(([, v]) => v !== undefined))
-      assert.deepEqual(props, { contentEncoding: 'utf-8', deliveryMode: 2 })
-      assert.equal(plain.content.toString(), body)
-      assert.deepEqual(plain.fields.exchange, '')
-      assert.deepEqual(plain.fields.routingKey, q)
-      const withTtl = await rawGet(q)
-      const ttlProps = Object.fromEntries(Object.entries(withTtl.properties).filter(([, v]) => v !== undefined))
-      assert.deepEqual(ttlProps, { contentEncoding: 'utf-8', deliveryMode: 2, expiration: '300000' })
-      const transient = await rawGet(q)
-      assert.equal(transient.properties.deliveryMode, 1)
-    } finally {
-      await conn.close()
-    }
-  })
+  it('respects socket backpressure: a burst larger than the buffers is fully confirmed', withConn(async conn => {
+    const q = await rabbit.queue(conn, { durable: false })
+    const body = Buffer.alloc(16 * 1024, 0x61)
+    await Promise.all(Array.from({ length: 1500 }, () => conn.send(q, body, { durable: false })))
+    assert.equal((await rabbit.check(q)).messageCount, 1500)
+  }))
 
-  it('declares queues with the spec: durability, auto-delete, x-expires and the binding', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false, autoDelete: true, expires: 60_000, exchange: 'amq.direct' })
-      // Re-declaring with the same arguments from a raw client succeeds only if they match.
-      const ch = await raw.createChannel()
-      await ch.assertQueue(q, { durable: false, autoDelete: true, arguments: { 'x-expires': 60_000 } })
-      await ch.close()
-      await conn.send(`amq.direct/${q}`, Buffer.from('bound'))
-      assert.equal((await rawGet(q)).content.toString(), 'bound')
-    } finally {
-      await conn.close()
-    }
-  })
+  it('a throwing connection listener does not break reconnection', withConn(async conn => {
+    await conn.ready()
+    conn.on('disconnected', () => {
+      throw new Error('listener bug')
+    })
+    const up = nextEvent(conn, 'connected')
+    conn._dropForTest()
+    await up
+    const q = await rabbit.queue(conn, { durable: false })
+    await conn.send(q, Buffer.from('fine'))
+  }))
 
-  it('a missing exchange rejects NotFound and does not disturb other sends', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false })
-      const missing = `no.such.exchange.${uniqueQueue()}/x`
-      await assert.rejects(conn.send(missing, Buffer.from('lost')), (e: unknown) => e instanceof NotFound && e.address === missing)
-      await conn.send(q, Buffer.from('after'))
-      // Interleaved with good sends: only the bad ones fail.
-      const results = await Promise.allSettled([
-        conn.send(q, Buffer.from('a')),
-        conn.send(missing, Buffer.from('b')),
-        conn.send(q, Buffer.from('c')),
-        conn.send(missing, Buffer.from('d')),
-        conn.send(q, Buffer.from('e')),
-      ])
-      assert.deepEqual(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
-      for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof NotFound)
-      // The exchange channel reopens transparently.
-      await assert.rejects(conn.send(missing, Buffer.from('again')), NotFound)
-      await conn.send(`amq.direct/${uniqueQueue()}`, Buffer.from('x')).catch(e => assert.ok(e instanceof NotFound))
-      const ch = await raw.createChannel()
-      assert.equal((await ch.checkQueue(q)).messageCount, 4)
-      await ch.close()
-    } finally {
-      await conn.close()
-    }
-  })
+  it('a consumer whose channel the broker closes (406) resubscribes by itself', withConn(async conn => {
+    const q = await rabbit.queue(conn, { durable: false })
+    const inbox = new Inbox()
+    const sub = await conn.consume(q, inbox.handler('ack'))
+    // Reach into the subscription to provoke a channel error: ack an unknown delivery tag.
+    const channel = (sub as unknown as { channel: amqp.Channel }).channel
+    channel.ack({ fields: { deliveryTag: 999_999 } } as amqp.Message)
+    await sleep(500)
+    await conn.send(q, Buffer.from('after the channel error'))
+    assert.equal((await inbox.next(5000)).body.toString(), 'after the channel error')
+    assert.equal((await rabbit.check(q)).consumerCount, 1)
+  }))
 
-  it('respects socket backpressure: a burst larger than the buffers is fully confirmed', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false })
-      const body = Buffer.alloc(16 * 1024, 0x61)
-      await Promise.all(Array.from({ length: 1500 }, () => conn.send(q, body, { durable: false })))
-      const ch = await raw.createChannel()
-      assert.equal((await ch.checkQueue(q)).messageCount, 1500)
-      await ch.close()
-    } finally {
-      await conn.close()
-    }
-  })
+  it('binding to a missing exchange rejects NotFound', withConn(async conn => {
+    const q = rabbit.name()
+    await assert.rejects(conn.declareQueue({ name: q, exchange: `no.such.exchange.${uniqueQueue()}` }), NotFound)
+  }))
 
-  it('a throwing connection listener does not break reconnection', async () => {
-    const conn = open()
-    try {
-      await conn.ready()
-      conn.on('disconnected', () => {
-        throw new Error('listener bug')
-      })
-      const up = once(conn, 'connected')
-      conn._dropForTest()
-      await up
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false })
-      await conn.send(q, Buffer.from('fine'))
-    } finally {
-      await conn.close()
-    }
-  })
+  it('unconfirmed sends at a connection loss settle: confirmed or ConnectionError, never hang', withConn(async conn => {
+    const q = await rabbit.queue(conn)
+    await conn.send(q, Buffer.from('opens the publish channel'))
+    const up = nextEvent(conn, 'connected')
+    // Written to the socket at once (the channel is open), so most are unconfirmed at the drop.
+    const sends = Array.from({ length: 500 }, (_, i) => conn.send(q, Buffer.from(`m${i}`)))
+    conn._dropForTest()
+    const outcomes = await Promise.all(sends.map(p => settleWithin(p, 10_000)))
+    const failed = outcomes.filter(o => o.status === 'rejected')
+    for (const o of failed) assert.ok(o.reason instanceof ConnectionError, `unexpected ${String(o.reason)}`)
+    assert.ok(failed.length > 0, 'some sends were unconfirmed at the drop')
+    await up
+    await conn.send(q, Buffer.from('works again'))
+  }))
 
-  it('a consumer whose channel the broker closes (406) resubscribes by itself', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false })
-      const inbox = new Inbox()
-      const sub = await conn.consume(q, inbox.handler('ack'))
-      // Reach into the subscription to provoke a channel error: ack an unknown delivery tag.
-      const channel = (sub as unknown as { channel: amqp.Channel }).channel
-      channel.ack({ fields: { deliveryTag: 999_999 } } as amqp.Message)
-      await sleep(500)
-      await conn.send(q, Buffer.from('after the channel error'))
-      assert.equal((await inbox.next(5000)).body.toString(), 'after the channel error')
-      const check = await raw.createChannel()
-      assert.equal((await check.checkQueue(q)).consumerCount, 1)
-      await check.close()
-    } finally {
-      await conn.close()
-    }
-  })
-
-  it('binding to a missing exchange rejects NotFound', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await assert.rejects(conn.declareQueue({ name: q, exchange: `no.such.exchange.${uniqueQueue()}` }), NotFound)
-    } finally {
-      await conn.close()
-    }
-  })
-
-  it('reconnects: re-declares queues, resubscribes consumers, and sends work again', async () => {
-    const conn = open()
-    try {
-      await conn.ready()
-      const consumed = uniqueQueue() // auto-delete: vanishes when its consumer's connection drops
-      const exclusive = uniqueQueue() // exclusive: vanishes with the connection
-      const removed = uniqueQueue() // deleted behind our back; the reconnect must bring it back
-      cleanup.push(consumed, exclusive, removed)
-      await conn.declareQueue({ name: consumed, durable: false, autoDelete: true })
-      await conn.declareQueue({ name: exclusive, durable: false, exclusive: true })
-      await conn.declareQueue({ name: removed, durable: false })
-      const inbox = new Inbox()
-      await conn.consume(consumed, inbox.handler('ack'), { prefetch: 5 })
-      await conn.send(consumed, Buffer.from('before'))
-      assert.equal((await inbox.next()).body.toString(), 'before')
-      const ch = await raw.createChannel()
-      await ch.deleteQueue(removed)
-      await ch.close()
-
-      const down = once(conn, 'disconnected')
-      const up = once(conn, 'connected')
-      conn._dropForTest()
-      await down
-      // Issued while disconnected: waits for the reconnection, then goes through.
-      const during = conn.send(consumed, Buffer.from('during'))
-      await up
-      await during
-      assert.equal((await inbox.next()).body.toString(), 'during')
-      await conn.send(consumed, Buffer.from('after'))
-      assert.equal((await inbox.next()).body.toString(), 'after')
-      assert.equal(await conn.queueExists(exclusive), true)
-      assert.equal(await conn.queueExists(removed), true)
-      await conn.send(exclusive, Buffer.from('x'))
-      await conn.send(removed, Buffer.from('y'))
-      // Exactly one consumer: the resubscription did not double up.
-      const check = await raw.createChannel()
-      assert.equal((await check.checkQueue(consumed)).consumerCount, 1)
-      await check.close()
-    } finally {
-      await conn.close()
-    }
-  })
-
-  it('unconfirmed sends at a connection loss settle: confirmed or ConnectionError, never hang', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q })
-      await conn.send(q, Buffer.from('opens the publish channel'))
-      const up = once(conn, 'connected')
-      // Written to the socket at once (the channel is open), so most are unconfirmed at the drop.
-      const sends = Array.from({ length: 500 }, (_, i) => conn.send(q, Buffer.from(`m${i}`)))
-      conn._dropForTest()
-      const outcomes = await Promise.all(sends.map(p => settleWithin(p, 10_000)))
-      const failed = outcomes.filter(o => o.status === 'rejected')
-      for (const o of failed) assert.ok(o.reason instanceof ConnectionError, `unexpected ${String(o.reason)}`)
-      assert.ok(failed.length > 0, 'some sends were unconfirmed at the drop')
-      await up
-      await conn.send(q, Buffer.from('works again'))
-    } finally {
-      await conn.close()
-    }
-  })
-
-  it('a consumer whose queue is deleted reports NotFound on the error event', async () => {
-    const conn = open()
-    try {
-      const q = uniqueQueue()
-      cleanup.push(q)
-      await conn.declareQueue({ name: q, durable: false })
-      const errors: Error[] = []
-      conn.on('error', e => errors.push(e))
-      await conn.consume(q, () => undefined)
-      const ch = await raw.createChannel()
-      await ch.deleteQueue(q)
-      await ch.close()
-      for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20)
-      assert.ok(errors[0] instanceof NotFound, `expected NotFound, got ${String(errors[0])}`)
-    } finally {
-      await conn.close()
-    }
-  })
+  it('a consumer whose queue is deleted reports NotFound on the error event', withConn(async conn => {
+    const q = await rabbit.queue(conn, { durable: false })
+    const errors: Error[] = []
+    conn.on('error', e => errors.push(e))
+    await conn.consume(q, () => undefined)
+    await rabbit.deleteQueue(q)
+    for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20)
+    assert.ok(errors[0] instanceof NotFound, `expected NotFound, got ${String(errors[0])}`)
+  }))
 
   it('close() cancels consumers on the broker', async () => {
     const conn = open()
-    const q = uniqueQueue()
-    cleanup.push(q)
-    await conn.declareQueue({ name: q, durable: false })
+    const q = await rabbit.queue(conn, { durable: false })
     await conn.consume(q, () => undefined)
-    const ch = await raw.createChannel()
-    assert.equal((await ch.checkQueue(q)).consumerCount, 1)
+    assert.equal((await rabbit.check(q)).consumerCount, 1)
     await conn.close()
     await sleep(100)
-    assert.equal((await ch.checkQueue(q)).consumerCount, 0)
-    await ch.close()
-  })
-
-  it('retry=false: a failed first connect rejects ready() and sends with ConnectionError', async () => {
-    const conn = open(DEAD_URL, { retry: false })
-    try {
-      await assert.rejects(conn.ready(), ConnectionError)
-      await assert.rejects(conn.send('q', Buffer.from('x')), ConnectionError)
-    } finally {
-      await conn.close()
-    }
-    await assert.rejects(conn.send('q', Buffer.from('x')), ConnectionClosed)
+    assert.equal((await rabbit.check(q)).consumerCount, 0)
   })
 
   it('retrying: ready() and send() give up after their deadlines with ConnectionError', async () => {
@@ -406,15 +236,5 @@ describe('amqp-0-9-1 adapter specifics', { skip }, () => {
     } finally {
       await conn.close()
     }
-  })
-
-  it('close() during reconnection stops retrying and rejects waiting sends ConnectionClosed', async () => {
-    const conn = open(DEAD_URL, { sendTimeout: 10_000 })
-    const pending = conn.send('q', Buffer.from('x'))
-    await sleep(200)
-    await conn.close()
-    const outcome = await settleWithin(pending, 1000)
-    assert.equal(outcome.status, 'rejected')
-    assert.ok((outcome as PromiseRejectedResult).reason instanceof ConnectionClosed)
   })
 })
