@@ -1,6 +1,6 @@
 // Bounds how many calls of one plugin run at once (`[main] threads`, gofer's worker pool);
 // calls beyond the limit wait in arrival order.
-import type { AbortLike } from '../rmi/tracker.js'
+import type { AbortLike } from '../rmi/cancel-signal.js'
 
 export class Executor {
   private running = 0

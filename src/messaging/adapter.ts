@@ -145,6 +145,5 @@ export interface Adapter {
 export function splitAddress(address: string): { exchange: string; key: string } {
   if (!address.includes('/')) return { exchange: '', key: address }
   const parts = address.split('/')
-  if (parts.length === 1) return { exchange: '', key: address }
   return { exchange: parts[0]!, key: parts[parts.length - 1]! }
 }

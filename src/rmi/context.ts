@@ -2,6 +2,7 @@
 // a progress reporter and the cancellation flag. Carried by AsyncLocalStorage, so it follows
 // the call across awaits without being passed around.
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { CancelSignal } from './cancel-signal.js'
 import { isThenable } from './thenable.js'
 
 /** Sends one progress reply; provided by the dispatcher for each request. */
@@ -34,8 +35,7 @@ export class Context {
   /** The caller's user data, round-tripped in every reply. */
   readonly data: unknown
   readonly progress: Progress
-  #cancelled = false
-  readonly #listeners: Array<() => void> = []
+  readonly #cancel = new CancelSignal()
   constructor(sn: string | null, data: unknown, sink: ProgressSink | null) {
     this.sn = sn
     this.data = data
@@ -43,25 +43,20 @@ export class Context {
   }
   /** True once the request has been cancelled; long-running code should poll it and stop. */
   cancelled(): boolean {
-    return this.#cancelled
+    return this.#cancel.aborted
   }
   /** @internal Marks the call cancelled (Admin.cancel) and tells the listeners (a fork's killer). */
   cancel(): void {
-    if (this.#cancelled) return
-    this.#cancelled = true
-    for (const listener of this.#listeners.splice(0)) listener()
+    this.#cancel.abort(true)
   }
   /** @internal Run `listener` once when the call is cancelled (at once if it already is). */
   onCancel(listener: () => void): () => void {
-    if (this.#cancelled) {
+    if (this.#cancel.aborted) {
       listener()
       return () => undefined
     }
-    this.#listeners.push(listener)
-    return () => {
-      const i = this.#listeners.indexOf(listener)
-      if (i >= 0) this.#listeners.splice(i, 1)
-    }
+    this.#cancel.addEventListener('abort', listener)
+    return () => this.#cancel.removeEventListener('abort', listener)
   }
 
   /** The context of the call running now; outside a call, a detached context that reports nothing. */

@@ -12,7 +12,7 @@ import { logger } from '../log.js'
 import type { MessageHandler, ReplyEndpoint, Subscription, TlsOptions } from '../messaging/adapter.js'
 import { acquireConnection, tlsKey, type ConnectionLease } from '../messaging/registry.js'
 import { parseUrl } from '../messaging/url.js'
-import { decode, VERSION } from './envelope.js'
+import { decode } from './envelope.js'
 import { readReply } from './replies.js'
 
 const log = logger('gofer.rmi')
@@ -75,7 +75,7 @@ export class ReplyQueue {
   /** The named queue, consumed besides a dynamic node only for replies through an exchange. */
   private named: Promise<Subscription> | null = null
   private closed = false
-  /** ready() has resolved and no failure reset it since. */
+  /** ready() has resolved (then the queue or node stays ours until release()). */
   private isReady = false
 
   private constructor(url: string, private readonly key: string, tls: TlsOptions | undefined) {
@@ -181,18 +181,7 @@ export class ReplyQueue {
       log.warn({ problem: decoded.problem }, 'unreadable reply dropped')
       return
     }
-    const doc = decoded.document
-    // The usual final reply, a success: resolved without building a Reply (readReply's reading of it).
-    const result = doc.version === VERSION && typeof doc.sn === 'string' && !Object.hasOwn(doc, 'status') ? doc.result : undefined
-    if (result !== null && typeof result === 'object' && !Array.isArray(result) && Object.hasOwn(result, 'retval')) {
-      const waiting = this.waiting.get(doc.sn as string)
-      if (!waiting) return
-      this.waiting.delete(doc.sn as string)
-      clearTimeout(waiting.timer)
-      waiting.resolve((result as { retval: unknown }).retval)
-      return
-    }
-    const reply = readReply(doc)
+    const reply = readReply(decoded.document)
     if (typeof reply === 'string') {
       log.warn({ problem: reply }, 'invalid reply dropped')
       return

@@ -3,6 +3,7 @@
 // `data`) for criteria. Admin.cancel marks entries cancelled; what that does depends on where the
 // request is: queued -> answered at once with a Cancelled reply; running direct -> the method sees
 // Context.current().cancelled(); running fork -> the child is killed (listeners on the Context).
+import { CancelSignal, type AbortLike } from './cancel-signal.js'
 import { build } from './criteria.js'
 
 /**
@@ -16,44 +17,6 @@ export class CancelledError extends Error {
     super(`request ${sn} ${why}`)
     this.name = 'Cancelled'
     this.sn = sn
-  }
-}
-
-/** The part of AbortSignal the request pipeline uses; AbortSignal itself satisfies it. */
-export interface AbortLike {
-  readonly aborted: boolean
-  readonly reason: unknown
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
-  removeEventListener(type: 'abort', listener: () => void): void
-}
-
-/**
- * A one-shot cancellation flag with listeners. Not an AbortController: every request gets one,
- * and an AbortSignal (an EventTarget) costs several times more to create and to listen on,
- * on the path every call takes (bench/README.md).
- */
-class CancelSignal implements AbortLike {
-  aborted = false
-  reason: unknown = undefined
-  private listeners: Array<() => void> | null = null
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    if (this.aborted) return
-    ;(this.listeners ??= []).push(listener)
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    const i = this.listeners?.indexOf(listener) ?? -1
-    if (i >= 0) this.listeners!.splice(i, 1)
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.reason = reason
-    const listeners = this.listeners
-    this.listeners = null
-    for (const listener of listeners ?? []) listener()
   }
 }
 

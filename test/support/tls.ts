@@ -1,7 +1,6 @@
 // The throwaway TLS node of scripts/tls-broker.sh and its certificates, for the TLS tests.
 // The script is the one place that generates the certificates (openssl, into $GOFER_TLS_DIR/certs):
 // the broker needs them before it boots, and the tests must trust the CA the broker presents.
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -9,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Daemon } from '../../src/agent/daemon.js'
 import type { TlsOptions } from '../../src/messaging/adapter.js'
+import { runNode } from './cli.js'
 import { TEST_PLUGIN } from './daemon.js'
 
 export { gofer, type CliRun } from './cli.js'
@@ -112,7 +112,7 @@ export interface WarningsRun {
  * set to an IP address) only once per process, and another test in this one may have caused it.
  * Then, as a control, a bare tls.connect with servername = host to the same port.
  */
-export function tlsConnectWarnings(url: string, tls: TlsOptions, timeoutMs = 30_000): Promise<WarningsRun> {
+export async function tlsConnectWarnings(url: string, tls: TlsOptions, timeoutMs = 30_000): Promise<WarningsRun> {
   const registry = new URL('../../src/messaging/registry.js', import.meta.url).href
   const script = `
     import { readFileSync } from 'node:fs'
@@ -145,24 +145,11 @@ export function tlsConnectWarnings(url: string, tls: TlsOptions, timeoutMs = 30_
     out.control = seen
     console.log(JSON.stringify(out))
   `
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, url, JSON.stringify(tls)], { env: { ...process.env, GOFER_LOG_LEVEL: 'silent' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', c => (stdout += c))
-    child.stderr.on('data', c => (stderr += c))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`the warnings probe did not exit within ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`))
-    }, timeoutMs)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      const line = stdout.trim().split('\n').pop() ?? ''
-      try {
-        resolve({ ...(JSON.parse(line) as Omit<WarningsRun, 'stderr'>), stderr })
-      } catch {
-        reject(new Error(`the warnings probe exited ${code} without a report; stdout=${stdout} stderr=${stderr}`))
-      }
-    })
-  })
+  const { code, stdout, stderr } = await runNode(['--input-type=module', '-e', script, url, JSON.stringify(tls)], 'the warnings probe', timeoutMs)
+  const line = stdout.trim().split('\n').pop() ?? ''
+  try {
+    return { ...(JSON.parse(line) as Omit<WarningsRun, 'stderr'>), stderr }
+  } catch {
+    throw new Error(`the warnings probe exited ${code} without a report; stdout=${stdout} stderr=${stderr}`)
+  }
 }

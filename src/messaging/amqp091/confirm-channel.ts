@@ -115,7 +115,7 @@ export class PublishChannel {
     this.socket?.on('drain', this.onSocketDrain)
   }
 
-  private readonly socket: NodeJS.EventEmitter | null
+  private readonly socket: Pick<NodeJS.EventEmitter, 'on' | 'removeListener'> | null
   private readonly onSocketDrain = (): void => {
     if (this.isCongested) this.drained()
   }

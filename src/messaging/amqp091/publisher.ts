@@ -17,9 +17,9 @@ import { NotWritten, PublishChannel, type PublishProperties } from './confirm-ch
 /** Above this many exchange channels, idle ones are closed (least recently used first). */
 const MAX_CHANNELS = 32
 
-/** The message properties for a send: content_encoding, delivery_mode, expiration; nothing else. */
 const PERSISTENT: Readonly<PublishProperties> = Object.freeze({ contentEncoding: 'utf-8', deliveryMode: 2 })
 
+/** The message properties for a send: content_encoding, delivery_mode, expiration; nothing else. */
 export function publishProperties(options: SendOptions = {}): PublishProperties {
   // Nearly every gofer message: persistent, no TTL (one shared object; the channel copies it).
   if (options.durable !== false && !(options.ttl && options.ttl > 0)) return PERSISTENT

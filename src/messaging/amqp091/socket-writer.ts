@@ -1,114 +1,21 @@
-// How frames reach the socket: fewer writes, and the latency-critical ones without detours.
+// amqplib's frames, reaching the socket without detours (the socket itself is a
+// CoalescingSocket: ../coalescing-socket.ts says when frames leave).
 //
-// amqplib queues every channel's frames in a per-channel stream and a multiplexer copies them to
-// the socket in a later setImmediate, one write (syscall, TCP segment with noDelay) per frame
-// group. Two changes, measured on the path from a request's delivery to its reply's write
-// (bench/README.md):
-// * The socket is corked on the first write and uncorked right after the current callback
-//   (nextTick): whatever the multiplexer writes in one pass (a burst of acks) leaves as one write.
-// * Publishes go straight to the socket when their channel has nothing queued (order is kept),
-//   skipping the multiplexer's streams and its extra event-loop turn. A publish marked `batch`
-//   (an agent's accepted/started replies) stays corked until the check phase of this loop turn,
-//   so it shares one write with the result that usually follows within microseconds. The first
-//   other publish of a turn (a result, a request) uncorks at once and leaves with everything
-//   before it; later ones in the same turn (a burst of pipelined calls) wait for its end, so a
-//   burst costs two writes, not one per message.
-// * Acks take the same direct path; the ack of a lone delivery (one call at a time) waits for
-//   the next write that leaves anyway, at most LATER_MS, instead of costing a write of its own.
+// amqplib queues every channel's frames in a per-channel stream that a multiplexer copies to the
+// socket in a later setImmediate, one write (syscall, TCP segment with noDelay) per frame group.
+// Publishes and acks go straight to the socket instead when their channel has nothing queued
+// (so the channel's frame order is kept), skipping those streams and the multiplexer's extra
+// event-loop turn: an agent's accepted, started and result leave in one write as soon as the
+// result is encoded, and a lone call's ack rides with the next write.
 import type { Channel, ChannelModel } from 'amqplib'
+import { CoalescingSocket, isCorkable, type Flush } from '../coalescing-socket.js'
 
-/**
- * When what was just written must leave: `now` (a result, a request), at the end of this loop
- * `turn` (an accepted/started reply), or `later`: with the next write that leaves anyway, at the
- * latest LATER_MS from now (an ack, which nobody waits for; sent alone it would cost a syscall
- * and a broker wakeup per call).
- */
-export type Flush = 'now' | 'turn' | 'later'
-
-/** How long an ack may wait for company. A crash within it means a redelivery, as before the ack. */
-export const LATER_MS = 5
-
-/** The socket side of one amqplib connection. */
-export interface SocketWriter {
-  /** Write `bytes` to the corked socket; false: the socket's buffer is full. */
-  write(bytes: Buffer): boolean
-  /** End of a message: see Flush. */
-  flush(when: Flush): void
-  /** The socket, for its 'drain' event. */
-  readonly socket: NodeJS.EventEmitter
-}
-
-type Stream = NodeJS.WritableStream & NodeJS.EventEmitter & { cork(): void; uncork(): void }
-
-const writers = new WeakMap<object, SocketWriter>()
+const writers = new WeakMap<object, CoalescingSocket>()
 
 /** Install the coalescing writer on a fresh connection's socket (amqplib internals: connection.stream). */
 export function coalesceWrites(model: ChannelModel): void {
-  const connection = model.connection as unknown as { stream?: Partial<Stream> }
-  const stream = connection.stream
-  if (!stream || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function' || typeof stream.write !== 'function') return
-  const socket = stream as Stream
-  const write = socket.write.bind(socket) as (bytes: Buffer) => boolean
-  let corked = false
-  let endScheduled = false
-  /** A message was already flushed at once in this loop turn: the rest of a burst waits for its end. */
-  let flushedThisTurn = false
-  const uncork = (): void => {
-    if (!corked) return
-    corked = false
-    socket.uncork()
-  }
-  const endOfTurn = (): void => {
-    endScheduled = false
-    flushedThisTurn = false
-    uncork()
-  }
-  const scheduleEndOfTurn = (): void => {
-    if (endScheduled) return
-    endScheduled = true
-    setImmediate(endOfTurn)
-  }
-  let laterTimer: NodeJS.Timeout | null = null
-  const flushLater = (): void => {
-    laterTimer = null
-    uncork()
-  }
-  const cork = (): void => {
-    if (corked) return
-    corked = true
-    socket.cork()
-  }
-  // amqplib's own writes (multiplexer, channel 0, heartbeats).
-  socket.write = ((...args: unknown[]) => {
-    if (!corked) {
-      cork()
-      process.nextTick(uncork)
-    }
-    return (write as (...a: unknown[]) => boolean)(...args)
-  }) as typeof socket.write
-  writers.set(model.connection, {
-    socket,
-    write(bytes) {
-      cork()
-      return write(bytes)
-    },
-    flush(when) {
-      if (when === 'later') {
-        if (!laterTimer) {
-          laterTimer = setTimeout(flushLater, LATER_MS)
-          laterTimer.unref()
-        }
-        return
-      }
-      // The first urgent message of a turn leaves at once (a lone call's latency); in a burst
-      // (pipelined calls) the others share one write at the end of the turn (throughput).
-      if (when === 'now' && !flushedThisTurn) {
-        flushedThisTurn = true
-        uncork()
-      }
-      scheduleEndOfTurn()
-    },
-  })
+  const stream = (model.connection as unknown as { stream?: unknown }).stream
+  if (isCorkable(stream)) writers.set(model.connection, new CoalescingSocket(stream, 'sync'))
 }
 
 /** amqplib internals of a channel: its number, connection, and that connection's per-channel streams. */
@@ -151,7 +58,7 @@ export function publishDirect(ch: Channel, fields: Record<string, unknown>, prop
 }
 
 /** The socket writer of a channel's connection, when installed. */
-export function writerOf(ch: Channel): SocketWriter | null {
+export function writerOf(ch: Channel): CoalescingSocket | null {
   const connection = (ch as unknown as Partial<ChannelInternals>).connection
   return connection ? writers.get(connection) ?? null : null
 }

@@ -190,7 +190,7 @@ export class Consumer10 implements Subscription {
         // A lone delivery's disposition need not leave alone: it rides with the next write that
         // leaves anyway (a caller's next request, an agent's next replies), at the latest a few
         // ms later. Under load they leave at the end of the turn.
-        flushAfterSend(receiver.connection, this.unsettled === 1 ? 'later' : 'turn')
+        flushAfterSend(receiver.connection, this.unsettled === 0 ? 'later' : 'turn')
       } catch (err) {
         log.debug({ queue: this.queue, err: (err as Error).message }, 'settle on a closed link ignored')
       }
